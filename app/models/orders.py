@@ -1,0 +1,139 @@
+"""Orders (tilaukset, toimeksiannot): what a customer bought and whether the invoice is settled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy import Date, DateTime, ForeignKeyConstraint, Index, Numeric, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Column, Field, SQLModel
+
+from app.models.base import created_at_field, id_field, tenant_field
+
+
+class InvoiceStatus(enum.StrEnum):
+    open = "open"
+    paid = "paid"
+    in_collection = "in_collection"
+    credited = "credited"
+
+
+class OrderLine(BaseModel):
+    """One line of an order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, max_length=500)
+    quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
+    unit_price: Decimal = Field(max_digits=12, decimal_places=2)
+    sku: str | None = Field(default=None, max_length=100)
+
+
+def _currency(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError("not an ISO 4217 currency code")
+    return code
+
+
+_EXAMPLE: dict[str, Any] = {
+    "external_id": "order-2026-0001",
+    "order_date": "2026-11-20",
+    "lines": [{"description": "Kaiutin", "quantity": "2", "unit_price": "49.90", "sku": "SPK-1"}],
+    "total": "99.80",
+    "currency": "EUR",
+    "invoice_status": "open",
+}
+
+
+class OrderCreate(BaseModel):
+    """A new order for the customer in the path."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    order_date: dt.date
+    lines: list[OrderLine] = Field(default_factory=list, max_length=10000)
+    total: Decimal = Field(max_digits=14, decimal_places=2)
+    currency: str = Field(default="EUR", min_length=3, max_length=3, description="ISO 4217.")
+    invoice_status: InvoiceStatus = InvoiceStatus.open
+
+    _currency = field_validator("currency")(_currency)
+
+
+class OrderUpdate(BaseModel):
+    """Fields to change on an order; usually the invoice status."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}]}
+    )
+
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    order_date: dt.date | None = None
+    lines: list[OrderLine] | None = Field(default=None, max_length=10000)
+    total: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    invoice_status: InvoiceStatus | None = None
+
+    _currency = field_validator("currency")(_currency)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "customer_order"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["controller_id", "customer_id"], ["customer.controller_id", "customer.id"]
+        ),
+        Index(
+            "uq_customer_order_controller_id_external_id",
+            "controller_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index("ix_customer_order_controller_id_customer_id", "controller_id", "customer_id", "order_date"),
+    )
+
+    controller_id: uuid.UUID = tenant_field()
+    id: uuid.UUID = id_field()
+    customer_id: uuid.UUID
+    external_id: str | None = Field(default=None, max_length=200)
+    order_date: dt.date = Field(sa_type=Date)
+    lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))
+    total: Decimal = Field(sa_type=Numeric(14, 2))
+    currency: str = Field(max_length=3)
+    invoice_status: InvoiceStatus = Field(default=InvoiceStatus.open)
+    version: int = Field(default=1)
+    created_at: dt.datetime = created_at_field()
+    updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class OrderPublic(BaseModel):
+    """An order as the API returns it."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    external_id: str | None
+    order_date: dt.date
+    lines: list[OrderLine]
+    total: Decimal
+    currency: str
+    invoice_status: InvoiceStatus
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime | None
+
+
+class OrderPage(BaseModel):
+    """One page of orders; follow `next` for the rest."""
+
+    items: list[OrderPublic]
+    next: str | None

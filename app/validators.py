@@ -1,0 +1,58 @@
+"""Validation of the identifiers a Finnish register holds: Y-tunnus, phone numbers, countries."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+import pycountry
+
+_BUSINESS_ID = re.compile(r"^(\d{6,7})-(\d)$")
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2)
+
+
+def business_id_is_valid(value: str) -> bool:
+    """Tell whether a Y-tunnus has the right form and check digit."""
+    match = _BUSINESS_ID.match(value)
+    if not match:
+        return False
+    digits = match.group(1).zfill(7)
+    remainder = sum(int(d) * w for d, w in zip(digits, _WEIGHTS, strict=True)) % 11
+    if remainder == 1:
+        return False
+    check = 0 if remainder == 0 else 11 - remainder
+    return check == int(match.group(2))
+
+
+def normalise_business_id(value: str | None) -> str | None:
+    """Validate a Y-tunnus; old six-digit ids get their leading zero."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not business_id_is_valid(value):
+        raise ValueError("not a valid Finnish business ID (Y-tunnus): wrong form or check digit")
+    digits, check = value.split("-")
+    return f"{digits.zfill(7)}-{check}"
+
+
+def normalise_phone(value: str | None) -> str | None:
+    """Parse a phone number (Finnish by default) and return it in E.164."""
+    if value is None:
+        return None
+    try:
+        parsed = phonenumbers.parse(value, "FI")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_country(value: str | None) -> str | None:
+    """Accept an ISO 3166-1 alpha-2 code, in any case."""
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return code
