@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -203,6 +204,14 @@ def destroy_subject_key(session: Session, controller_id: uuid.UUID, subject_id: 
     )
 
 
+@lru_cache
+def default_keyring() -> KeyRing:
+    """The key ring built from the configured master key."""
+    from app.config import get_settings
+
+    return KeyRing(get_settings().master_key_bytes())
+
+
 # --- the chain ------------------------------------------------------------------------------------
 
 
@@ -229,9 +238,7 @@ def _seal(session: Session) -> None:
     pending = session.info.pop("audit_pending", [])
     if not pending:
         return
-    from app.config import get_settings
-
-    keyring: KeyRing = session.info.get("keyring") or KeyRing(get_settings().master_key_bytes())
+    keyring = default_keyring()
     actor = session.info.get("actor")
     if actor is None:
         raise RuntimeError("a register change without an actor cannot be audited")

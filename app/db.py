@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+import app.audit  # noqa: F401  (registers the audit listeners on every Session)
 from app.config import Settings
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -140,9 +141,28 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return problem_response(500, slug="internal-error", detail="An unexpected error; it has been logged.")
 
 
+async def _database_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate in ("23505", "23503", "40001", "40P01"):
+        # Lost a race with another request (same unique value, a deleted parent, a deadlock).
+        return problem_response(409, slug="conflict", detail="The change conflicts with another; try again.")
+    if isinstance(exc, OperationalError | InterfaceError) or sqlstate.startswith("08") or sqlstate == "57P01":
+        return problem_response(
+            503, slug="unavailable", detail="The database is not reachable; try again.", headers={"Retry-After": "2"}
+        )
+    log.error("database_error", extra={"error_type": type(exc).__name__, "sqlstate": sqlstate})
+    return problem_response(500, slug="internal-error", detail="An unexpected error; it has been logged.")
+
+
 def install(app: FastAPI) -> None:
     """Register the problem+json handlers on the app."""
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class Unprocessable(DomainError):
+    status, slug = 422, "validation-error"

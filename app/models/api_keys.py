@@ -59,3 +59,10 @@ class ApiKeyCreated(ApiKeyPublic):
     """A key just created: the only time its secret is shown."""
 
     key: str = Field(description="The secret; store it now, it cannot be shown again.")
+
+
+class ApiKeyPage(SQLModel):
+    """One page of keys; follow `next` for the rest."""
+
+    items: list[ApiKeyPublic]
+    next: str | None

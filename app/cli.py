@@ -1,0 +1,205 @@
+"""The `rekisteri` command: serve, migrate, and the operator's controller, key and audit tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import ControllerProfile, get_settings
+from app.db import make_engine, make_sessionmaker, resolve_database_url
+from app.errors import DomainError
+from app.models.api_keys import ApiKeyCreate, Role
+
+cli = typer.Typer(help="Rekisteri: the customer register and its GDPR rights.", no_args_is_help=True)
+db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
+controllers_cli = typer.Typer(help="Controllers (tenants).", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
+audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(controllers_cli, name="controllers")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(audit_cli, name="audit")
+
+T = TypeVar("T")
+
+
+def _database_url() -> str:
+    """Resolve the database once and hand it to child processes, so they join the same server."""
+    url = resolve_database_url(get_settings())
+    os.environ["REKISTERI_DATABASE_URL"] = url
+    return url
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction as the database owner (operator commands bypass tenancy)."""
+
+    async def main() -> T:
+        engine = make_engine(_database_url(), pool_size=1, max_overflow=0)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise _fail(exc.detail) from None
+
+
+def upgrade_database(url: str) -> None:
+    """Apply all migrations."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all pending migrations."""
+    upgrade_database(_database_url())
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (Swagger UI at /docs)."""
+    import uvicorn
+
+    url = _database_url()
+    if get_settings().migrate_on_start:
+        upgrade_database(url)
+    typer.echo(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+def _profile(path: Path) -> ControllerProfile:
+    try:
+        return ControllerProfile.load(path)
+    except FileNotFoundError:
+        raise _fail(f"no such file: {path}") from None
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise _fail(f"{path} is not a valid profile:\n" + "\n".join(lines)) from None
+    except ValueError as exc:  # TOML syntax
+        raise _fail(f"{path} is not valid TOML: {exc}") from None
+
+
+@controllers_cli.command("create")
+def controllers_create(
+    profile: Annotated[Path, typer.Option(help="The controller's profile (TOML), e.g. examples/sonmark.toml.")],
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="If the slug exists, print its id instead of failing.")
+    ] = False,
+) -> None:
+    """Create a controller from its profile and print its id."""
+    from app.models.controllers import Controller
+    from app.security import system_actor
+    from app.services.controllers import create_controller
+
+    data = _profile(profile)
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        if if_missing:
+            existing = await session.scalar(select(Controller.id).where(Controller.slug == data.slug))
+            if existing is not None:
+                return existing
+        controller_id = uuid.uuid4()
+        session.info["actor"] = system_actor(controller_id)
+        controller = await create_controller(session=session, profile=data, controller_id=controller_id)
+        return controller.id
+
+    typer.echo(str(_run(work)))
+
+
+@keys_cli.command("create")
+def keys_create(
+    controller: Annotated[str, typer.Option(help="The controller's id or slug.")],
+    name: Annotated[str, typer.Option(help="The person or system that will hold the key.")],
+    role: Annotated[Role, typer.Option(help="admin, agent, integration or auditor.")],
+) -> None:
+    """Issue an API key; the key alone is printed on the last line."""
+    from app.security import system_actor
+    from app.services.api_keys import create_key
+    from app.services.controllers import find_controller
+
+    try:
+        data = ApiKeyCreate(name=name, role=role)
+    except ValidationError:
+        raise _fail("the name must be 1 to 200 characters") from None
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        found = await find_controller(session=session, slug_or_id=controller)
+        actor = system_actor(found.id)
+        session.info["actor"] = actor
+        key, secret = await create_key(session=session, actor=actor, controller_id=found.id, data=data)
+        return f"{role.value} key {key.prefix}… for {found.slug} (id {key.id}); shown once, store it now:", secret
+
+    note, secret = _run(work)
+    typer.echo(note)
+    typer.echo(secret)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Verify every controller's audit chain; exit 1 naming the first broken link."""
+    from app.models.controllers import Controller
+    from app.models.audit import AuditVerification
+    from app.services.audit import verify_chain
+
+    async def work(session: AsyncSession) -> list[tuple[str, AuditVerification]]:
+        controllers = (await session.execute(select(Controller.id, Controller.slug).order_by(Controller.slug))).all()
+        results = []
+        for cid, slug in controllers:
+            results.append((slug, await session.run_sync(lambda s, c=cid: verify_chain(s, c))))
+        return results
+
+    broken = False
+    for slug, result in _run(work):
+        if result.ok:
+            typer.echo(f"{slug}: ok ({result.events_checked} events)")
+        else:
+            broken = True
+            typer.echo(f"{slug}: BROKEN at event {result.first_broken_seq}: {result.reason}")
+    if broken:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="rekisteri")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

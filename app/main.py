@@ -1,0 +1,69 @@
+"""create_app(): routers, middleware, exception handlers; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import errors
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, resolve_database_url
+from app.logging import configure as configure_logging
+from app.middleware import RequestMiddleware
+from app.routers import api_keys, audit, customers, health, orders
+
+DESCRIPTION = """
+Rekisteri keeps a business's customer register and makes the GDPR rights of the people in it real.
+
+**Authentication.** Every `/v1` call takes `Authorization: Bearer <key>`. An operator makes the first admin key
+with `rekisteri keys create --controller ID --name NAME --role admin`; admins issue the rest with
+`POST /v1/api-keys`. Roles: `admin` (everything), `agent` (customer service), `integration` (e-commerce
+systems), `auditor` (the audit log only). A key sees only its own controller's data.
+
+**Errors** are RFC 9457 `application/problem+json` with `type`, `title`, `status`, `detail` and, for
+validation, `errors`. **Concurrency:** reads return an `ETag`; send it in `If-Match` and a write that would
+overwrite someone else's change is refused with 412. **Lists** are cursor-paginated: follow `next`.
+
+**Audit.** Every change of register data is an event in an append-only, hash-chained log, with old and new
+values encrypted per data subject.
+"""
+
+TAGS = [
+    {"name": "customers", "description": "The register: people and business contacts, every data category."},
+    {"name": "orders", "description": "Orders and their invoice status."},
+    {"name": "audit", "description": "The tamper-evident log of every change."},
+    {"name": "api-keys", "description": "Personal keys, one role each."},
+    {"name": "health", "description": "Liveness, readiness, metrics."},
+]
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the application; the database is connected in the lifespan."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(database_url or resolve_database_url(settings))
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Rekisteri",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(RequestMiddleware)
+    for module in (customers, orders, audit, api_keys, health):
+        app.include_router(module.router)
+    return app

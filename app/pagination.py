@@ -1,0 +1,42 @@
+"""Cursor pagination: opaque cursors over a stable sort key, and the `next` link."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+
+from starlette.datastructures import URL
+
+from app.errors import BadRequest
+
+
+def encode_cursor(*parts: object) -> str:
+    """Pack the sort key of the last row into an opaque cursor."""
+    raw = "|".join(p.isoformat() if isinstance(p, dt.datetime) else str(p) for p in parts)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_time_id(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """Unpack a (created_at, id) cursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, ident = raw.split("|")
+        return dt.datetime.fromisoformat(when), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The cursor is not valid; start again without it.") from exc
+
+
+def decode_int(cursor: str) -> int:
+    """Unpack an integer cursor."""
+    try:
+        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The cursor is not valid; start again without it.") from exc
+
+
+def next_link(url: URL, cursor: str | None) -> str | None:
+    """The URL of the next page: the same query with the new cursor."""
+    if cursor is None:
+        return None
+    return str(url.include_query_params(cursor=cursor))

@@ -1,0 +1,40 @@
+"""HTTP helpers shared by the routers: ETags, If-Match, page size."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Header, Query
+
+from app.errors import PreconditionFailed
+
+_TAG = re.compile(r'^(?:W/)?"v(\d{1,18})"$')
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The ETag you read (e.g. `"v3"`); if the resource changed since, nothing is written and '
+        "the answer is 412.",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+Cursor = Annotated[str | None, Query(max_length=200, description="The `next` cursor of the previous page.")]
+
+
+def etag(version: int) -> str:
+    """The ETag of a resource version."""
+    return f'"v{version}"'
+
+
+def expected_versions(if_match: str | None) -> set[int] | None:
+    """The versions an If-Match header accepts; None when any will do."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    versions = set()
+    for part in if_match.split(","):
+        match = _TAG.match(part.strip())
+        if match is None:
+            raise PreconditionFailed("If-Match does not name a version of this resource.")
+        versions.add(int(match.group(1)))
+    return versions

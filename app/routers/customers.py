@@ -1,0 +1,155 @@
+"""Customers: the register itself."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.db import Session
+from app.errors import problem_responses
+from app.models.customers import Customer, CustomerCreate, CustomerPage, CustomerPublic, CustomerUpdate
+from app.pagination import decode_time_id, encode_cursor, next_link
+from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
+from app.security import Writer
+from app.services import customers as service
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+ExternalId = Annotated[str, Path(min_length=1, max_length=200, description="The calling system's own id.")]
+
+
+def _public(customer: Customer, response: Response) -> CustomerPublic:
+    response.headers["ETag"] = etag(customer.version)
+    return CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a customer",
+    description="Adds a person to the register. E-mail and phone are validated (phone stored as E.164), a "
+    "business ID must have a valid check digit, the country is ISO 3166-1 alpha-2. An `external_id` must be "
+    "new; to create-or-update by it, use `PUT /v1/customers/by-external-id/{external_id}`.",
+    responses=problem_responses(401, 403, 409, 415, 422),
+)
+async def create_customer(data: CustomerCreate, session: Session, actor: Writer, response: Response) -> CustomerPublic:
+    customer = await service.create_customer(session=session, actor=actor, data=data)
+    response.headers["Location"] = f"/v1/customers/{customer.id}"
+    return _public(customer, response)
+
+
+@router.get(
+    "",
+    summary="Find customers",
+    description="Lists customers in the order they were added, 50 a page by default; follow `next`. Filters "
+    "combine: `email` (exact, any case), `phone` (any format, compared as E.164), `name` (part of the full "
+    "name or organisation, any case), `external_id` (exact).",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_customers(
+    request: Request,
+    session: Session,
+    actor: Writer,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    external_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> CustomerPage:
+    rows = await service.list_customers(
+        session=session,
+        actor=actor,
+        after=decode_time_id(cursor) if cursor else None,
+        limit=limit + 1,
+        email=email,
+        phone=phone,
+        name=name,
+        external_id=external_id,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return CustomerPage(
+        items=[CustomerPublic.model_validate(c, from_attributes=True) for c in rows],
+        next=next_link(request.url, last),
+    )
+
+
+@router.get(
+    "/{customer_id}",
+    summary="Read a customer",
+    description="Returns the customer with an `ETag`; send it back in `If-Match` when you change them.",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_customer(customer_id: uuid.UUID, session: Session, actor: Writer, response: Response) -> CustomerPublic:
+    return _public(await service.get_customer(session=session, actor=actor, customer_id=customer_id), response)
+
+
+@router.patch(
+    "/{customer_id}",
+    summary="Change a customer",
+    description="Changes the fields sent; fields left out stay, `null` clears one. With `If-Match`, a customer "
+    "changed since you read it is left alone and the answer is 412. Every changed field is audited with its "
+    "old and new value.",
+    responses=problem_responses(401, 403, 404, 409, 412, 415, 422),
+)
+async def update_customer(
+    customer_id: uuid.UUID,
+    data: CustomerUpdate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustomerPublic:
+    customer = await service.update_customer(
+        session=session, actor=actor, customer_id=customer_id, data=data, expected=expected_versions(if_match)
+    )
+    return _public(customer, response)
+
+
+@router.delete(
+    "/{customer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a customer",
+    description="Deletes a customer who has no orders and destroys their audit key, so the values in their "
+    "audit history can no longer be read. A customer with orders is refused with 409: orders are accounting "
+    "records, and an erasure request decides what must be kept.",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def delete_customer(
+    customer_id: uuid.UUID, session: Session, actor: Writer, if_match: IfMatch = None
+) -> None:
+    await service.delete_customer(
+        session=session, actor=actor, customer_id=customer_id, expected=expected_versions(if_match)
+    )
+
+
+@router.put(
+    "/by-external-id/{external_id}",
+    summary="Create or replace by external id",
+    description="The idempotent upsert for e-commerce systems: creates the customer with this external id "
+    "(201) or replaces their data with the body (200); fields left out become empty. Sending the same body "
+    "again changes nothing and writes no audit event.",
+    responses={
+        201: {"description": "Created", "model": CustomerPublic},
+        **problem_responses(401, 403, 412, 415, 422),
+    },
+)
+async def upsert_customer(
+    external_id: ExternalId,
+    data: CustomerCreate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustomerPublic:
+    customer, created = await service.upsert_by_external_id(
+        session=session, actor=actor, external_id=external_id, data=data, expected=expected_versions(if_match)
+    )
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/customers/{customer.id}"
+    return _public(customer, response)

@@ -1,0 +1,88 @@
+"""Orders of customers."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.db import Session
+from app.errors import problem_responses
+from app.models.orders import Order, OrderCreate, OrderPage, OrderPublic, OrderUpdate
+from app.pagination import decode_time_id, encode_cursor, next_link
+from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
+from app.security import Writer
+from app.services import orders as service
+
+router = APIRouter(tags=["orders"])
+
+
+def _public(order: Order, response: Response) -> OrderPublic:
+    response.headers["ETag"] = etag(order.version)
+    return OrderPublic.model_validate(order, from_attributes=True)
+
+
+@router.post(
+    "/v1/customers/{customer_id}/orders",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an order",
+    description="Records an order of the customer: lines, total and currency (ISO 4217), and the invoice "
+    "status, on which erasure depends (an open or in-collection invoice is a legal claim).",
+    responses=problem_responses(401, 403, 404, 409, 415, 422),
+)
+async def create_order(
+    customer_id: uuid.UUID, data: OrderCreate, session: Session, actor: Writer, response: Response
+) -> OrderPublic:
+    order = await service.create_order(session=session, actor=actor, customer_id=customer_id, data=data)
+    response.headers["Location"] = f"/v1/orders/{order.id}"
+    return _public(order, response)
+
+
+@router.get(
+    "/v1/customers/{customer_id}/orders",
+    summary="List a customer's orders",
+    description="Lists the customer's orders in the order they were recorded; follow `next`.",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_orders(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: Session,
+    actor: Writer,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> OrderPage:
+    rows = await service.list_orders(
+        session=session,
+        actor=actor,
+        customer_id=customer_id,
+        after=decode_time_id(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    return OrderPage(
+        items=[OrderPublic.model_validate(o, from_attributes=True) for o in rows], next=next_link(request.url, last)
+    )
+
+
+@router.patch(
+    "/v1/orders/{order_id}",
+    summary="Change an order",
+    description="Changes the fields sent, typically `invoice_status`. With `If-Match`, an order changed since "
+    "you read it is left alone and the answer is 412.",
+    responses=problem_responses(401, 403, 404, 409, 412, 415, 422),
+)
+async def update_order(
+    order_id: uuid.UUID,
+    data: OrderUpdate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> OrderPublic:
+    order = await service.update_order(
+        session=session, actor=actor, order_id=order_id, data=data, expected=expected_versions(if_match)
+    )
+    return _public(order, response)

@@ -1,0 +1,1 @@
+"""Domain rules and queries, one module per domain; services flush, never commit."""

@@ -1,0 +1,117 @@
+"""Reading and verifying the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.models.audit import AuditEvent, AuditEventPublic, AuditVerification, FieldChange
+from app.security import Actor
+
+_table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    entity: str | None = None
+    entity_id: uuid.UUID | None = None
+    subject_id: uuid.UUID | None = None
+    actor_key_id: uuid.UUID | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+def _read(session: Session, controller_id: uuid.UUID, where: AuditFilter, after: int | None, limit: int) -> list[AuditEventPublic]:
+    c = _table.c
+    query = select(_table).where(c.controller_id == controller_id)
+    for column, value in (
+        (c.entity, where.entity),
+        (c.entity_id, where.entity_id),
+        (c.subject_id, where.subject_id),
+        (c.actor_key_id, where.actor_key_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(c.occurred_at >= where.since)
+    if where.until is not None:
+        query = query.where(c.occurred_at < where.until)
+    if after is not None:
+        query = query.where(c.seq > after)
+    rows = session.connection().execute(query.order_by(c.seq).limit(limit)).all()
+    keys = audit.subject_keys(
+        session, audit.default_keyring(), controller_id, {r.subject_id for r in rows if r.subject_id}, create=False
+    )
+    events = []
+    for row in rows:
+        changes = audit.read_changes(row, keys.get(row.subject_id) if row.subject_id else None)
+        events.append(
+            AuditEventPublic(
+                seq=row.seq,
+                occurred_at=row.occurred_at,
+                request_id=row.request_id,
+                actor_key_id=row.actor_key_id,
+                actor_name=row.actor_name,
+                actor_role=row.actor_role,
+                entity=row.entity,
+                entity_id=row.entity_id,
+                action=row.action,
+                subject_id=row.subject_id,
+                fields=list(row.fields),
+                changes=None if changes is None else {k: FieldChange(**v) for k, v in changes.items()},
+                erased=changes is None or (bool(row.subject_id) and not row.encrypted),
+                hash=row.hash.hex(),
+            )
+        )
+    return events
+
+
+async def list_events(
+    *, session: AsyncSession, actor: Actor, where: AuditFilter, after: int | None, limit: int
+) -> list[AuditEventPublic]:
+    """List the controller's audit events oldest first, values decrypted where the key still exists."""
+    return await session.run_sync(lambda s: _read(s, actor.controller_id, where, after, limit))
+
+
+def _walk(rows: Iterator[Any]) -> AuditVerification:
+    checked, expected_seq, prev = 0, 1, audit.GENESIS
+    for row in rows:
+        values = row._asdict()
+        if row.seq != expected_seq:
+            return AuditVerification(
+                ok=False, events_checked=checked, first_broken_seq=expected_seq, reason="an event is missing"
+            )
+        if row.prev_hash != prev:
+            return AuditVerification(
+                ok=False, events_checked=checked, first_broken_seq=row.seq, reason="the link to the previous event is broken"
+            )
+        if audit.link_hash(prev, values) != row.hash:
+            return AuditVerification(
+                ok=False, events_checked=checked, first_broken_seq=row.seq, reason="the event was altered"
+            )
+        prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
+    return AuditVerification(ok=True, events_checked=checked, first_broken_seq=None)
+
+
+def verify_chain(session: Session, controller_id: uuid.UUID) -> AuditVerification:
+    """Recompute one controller's chain from the first event; report the first link that does not hold."""
+    query = (
+        select(_table)
+        .where(_table.c.controller_id == controller_id)
+        .order_by(_table.c.seq)
+        .execution_options(yield_per=1000)
+    )
+    return _walk(iter(session.connection().execute(query)))
+
+
+async def verify(*, session: AsyncSession, actor: Actor) -> AuditVerification:
+    """Verify the actor's controller's chain."""
+    return await session.run_sync(lambda s: verify_chain(s, actor.controller_id))

@@ -1,0 +1,188 @@
+"""Customers: create, find, change and delete, always within the actor's controller."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from app.models.base import utcnow
+from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
+from app.models.orders import Order
+from app.security import Actor
+from app.validators import normalise_phone
+
+_DATA_FIELDS = tuple(CustomerFields.model_fields)
+
+
+def _check_version(current: int, expected: set[int] | None) -> None:
+    if expected is not None and current not in expected:
+        raise PreconditionFailed("The customer has changed since you read it; read it again (ETag).")
+
+
+def _check_dates(customer: Customer) -> None:
+    start, end = customer.relationship_start_date, customer.relationship_end_date
+    if start is not None and end is not None and end < start:
+        raise Unprocessable("relationship_end_date is before relationship_start_date.")
+
+
+async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
+    query = select(Customer.id).where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
+    if but is not None:
+        query = query.where(Customer.id != but)
+    return (await session.scalar(query)) is not None
+
+
+async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
+    # Two upserts of one new external id must not both insert: serialise them on the id.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"customer:{actor.controller_id}:{external_id}"},
+    )
+
+
+async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
+    """Add a customer to the register."""
+    if data.external_id is not None:
+        await _lock_external_id(session, actor, data.external_id)
+        if await _external_id_taken(session, actor, data.external_id, None):
+            raise Conflict("A customer with this external_id exists already; use PUT by-external-id to upsert.")
+    values = data.model_dump(exclude_unset=True)
+    values["kind"] = values.get("kind") or CustomerKind.private
+    customer = Customer(controller_id=actor.controller_id, **values)
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def get_customer(
+    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, for_update: bool = False
+) -> Customer:
+    """Return one customer of the actor's controller."""
+    query = select(Customer).where(Customer.controller_id == actor.controller_id, Customer.id == customer_id)
+    if for_update:
+        query = query.with_for_update()
+    customer = await session.scalar(query)
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def _search(query: Select[Any], *, email: str | None, phone: str | None, name: str | None, external_id: str | None) -> Select[Any]:
+    if email is not None:
+        query = query.where(Customer.email == email.strip().lower())
+    if phone is not None:
+        try:
+            e164 = normalise_phone(phone)
+        except ValueError as exc:
+            raise Unprocessable("phone is not a phone number.") from exc
+        query = query.where(Customer.phone == e164)
+    if external_id is not None:
+        query = query.where(Customer.external_id == external_id)
+    if name is not None:
+        pattern = "%" + name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        full_name = func.concat_ws(" ", Customer.first_name, Customer.last_name)
+        query = query.where(
+            or_(full_name.ilike(pattern), col(Customer.organisation).ilike(pattern))
+        )
+    return query
+
+
+async def list_customers(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+    email: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+    external_id: str | None = None,
+) -> list[Customer]:
+    """List customers in the order they were added, optionally filtered."""
+    query = select(Customer).where(Customer.controller_id == actor.controller_id)
+    query = _search(query, email=email, phone=phone, name=name, external_id=external_id)
+    if after is not None:
+        query = query.where(func.row(Customer.created_at, Customer.id) > func.row(*after))
+    query = query.order_by(col(Customer.created_at), col(Customer.id)).limit(limit)
+    return list(await session.scalars(query))
+
+
+def _apply(customer: Customer, values: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(customer, key) != value:
+            setattr(customer, key, value)
+            changed = True
+    if changed:
+        _check_dates(customer)
+        customer.version += 1
+        customer.updated_at = utcnow()
+    return changed
+
+
+async def update_customer(
+    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: CustomerUpdate, expected: set[int] | None
+) -> Customer:
+    """Change the given fields; a stale `expected` version changes nothing."""
+    customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
+    _check_version(customer.version, expected)
+    values = data.model_dump(exclude_unset=True)
+    new_external_id = values.get("external_id")
+    if new_external_id is not None and new_external_id != customer.external_id:
+        await _lock_external_id(session, actor, new_external_id)
+        if await _external_id_taken(session, actor, new_external_id, customer.id):
+            raise Conflict("Another customer has this external_id.")
+    _apply(customer, values)
+    await session.flush()
+    return customer
+
+
+async def upsert_by_external_id(
+    *, session: AsyncSession, actor: Actor, external_id: str, data: CustomerCreate, expected: set[int] | None
+) -> tuple[Customer, bool]:
+    """Create or replace the customer with this external id; return it and whether it was created."""
+    await _lock_external_id(session, actor, external_id)
+    customer = await session.scalar(
+        select(Customer)
+        .where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
+        .with_for_update()
+    )
+    values = {name: None for name in _DATA_FIELDS} | data.model_dump(exclude_unset=True)
+    values["external_id"] = external_id
+    values["kind"] = values.get("kind") or CustomerKind.private
+    if customer is None:
+        if expected is not None:
+            raise PreconditionFailed("No customer has this external_id, so If-Match cannot match.")
+        customer = Customer(controller_id=actor.controller_id, **values)
+        session.add(customer)
+        await session.flush()
+        return customer, True
+    _check_version(customer.version, expected)
+    _apply(customer, values)
+    await session.flush()
+    return customer, False
+
+
+async def delete_customer(
+    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, expected: set[int] | None
+) -> None:
+    """Delete a customer who has no orders, and destroy their audit key."""
+    from app.audit import destroy_subject_key
+
+    customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
+    _check_version(customer.version, expected)
+    has_orders = await session.scalar(
+        select(Order.id).where(Order.controller_id == actor.controller_id, Order.customer_id == customer_id).limit(1)
+    )
+    if has_orders is not None:
+        # Orders are accounting records (Accounting Act 1336/1997 2:10); what may go is decided by erasure.
+        raise Conflict("The customer has orders; use an erasure request, which keeps what the law requires.")
+    await session.delete(customer)
+    await session.flush()
+    await session.run_sync(lambda s: destroy_subject_key(s, actor.controller_id, customer_id))

@@ -1,0 +1,90 @@
+"""Orders of a customer: record, list, and follow the invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.errors import Conflict, NotFound, PreconditionFailed
+from app.models.base import utcnow
+from app.models.orders import Order, OrderCreate, OrderUpdate
+from app.security import Actor
+from app.services.customers import get_customer
+
+
+async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str) -> bool:
+    query = select(Order.id).where(Order.controller_id == actor.controller_id, Order.external_id == external_id)
+    return (await session.scalar(query)) is not None
+
+
+async def create_order(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: OrderCreate) -> Order:
+    """Record an order for a customer of the actor's controller."""
+    await get_customer(session=session, actor=actor, customer_id=customer_id)
+    if data.external_id is not None and await _external_id_taken(session, actor, data.external_id):
+        raise Conflict("An order with this external_id exists already.")
+    order = Order(
+        controller_id=actor.controller_id,
+        customer_id=customer_id,
+        external_id=data.external_id,
+        order_date=data.order_date,
+        lines=[line.model_dump(mode="json") for line in data.lines],
+        total=data.total,
+        currency=data.currency,
+        invoice_status=data.invoice_status,
+    )
+    session.add(order)
+    await session.flush()
+    return order
+
+
+async def list_orders(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    customer_id: uuid.UUID,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Order]:
+    """List a customer's orders in the order they were recorded."""
+    await get_customer(session=session, actor=actor, customer_id=customer_id)
+    query = select(Order).where(Order.controller_id == actor.controller_id, Order.customer_id == customer_id)
+    if after is not None:
+        query = query.where(func.row(Order.created_at, Order.id) > func.row(*after))
+    query = query.order_by(col(Order.created_at), col(Order.id)).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def update_order(
+    *, session: AsyncSession, actor: Actor, order_id: uuid.UUID, data: OrderUpdate, expected: set[int] | None
+) -> Order:
+    """Change an order, typically its invoice status; a stale `expected` version changes nothing."""
+    order = await session.scalar(
+        select(Order).where(Order.controller_id == actor.controller_id, Order.id == order_id).with_for_update()
+    )
+    if order is None:
+        raise NotFound("No such order.")
+    if expected is not None and order.version not in expected:
+        raise PreconditionFailed("The order has changed since you read it; read it again (ETag).")
+    values = data.model_dump(exclude_unset=True, mode="python")
+    if values.get("external_id") not in (None, order.external_id) and await _external_id_taken(
+        session, actor, values["external_id"]
+    ):
+        raise Conflict("Another order has this external_id.")
+    if "lines" in values:
+        values["lines"] = [line.model_dump(mode="json") for line in data.lines or []]
+    changed = False
+    for key, value in values.items():
+        if value is None and key in {"order_date", "lines", "total", "currency", "invoice_status"}:
+            continue  # these cannot be cleared
+        if getattr(order, key) != value:
+            setattr(order, key, value)
+            changed = True
+    if changed:
+        order.version += 1
+        order.updated_at = utcnow()
+        await session.flush()
+    return order
