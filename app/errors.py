@@ -106,11 +106,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: it may be personal data.
-    return [
-        {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", "")), "type": err.get("type")}
-        for err in exc.errors()
-    ]
+    # Never echo the input back: it may be personal data, and some validators quote it in their message.
+    found = []
+    for err in exc.errors():
+        message, given = str(err.get("msg", "")), err.get("input")
+        if isinstance(given, str) and given.strip():
+            message = message.replace(given, "…")
+        found.append({"loc": [str(part) for part in err.get("loc", ())], "msg": message, "type": err.get("type")})
+    return found
 
 
 async def _domain_error(_: Request, exc: Exception) -> Response:

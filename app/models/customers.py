@@ -90,7 +90,12 @@ class CustomerFields(SQLModel):
     @field_validator("ip_address")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
-        return None if value is None else str(ipaddress.ip_address(value.strip()))
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError("not an IPv4 or IPv6 address") from None
 
     @field_validator("email")
     @classmethod
@@ -138,6 +143,12 @@ class CustomerUpdate(CustomerFields):
     """Fields to change; those left out stay as they are, null clears a field."""
 
     model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _kind_stays(self) -> CustomerUpdate:
+        if "kind" in self.model_fields_set and self.kind is None:
+            raise ValueError("kind cannot be cleared; it is private or business")
+        return self
 
 
 class Customer(CustomerFields, table=True):

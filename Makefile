@@ -1,0 +1,48 @@
+# Everything a fresh machine needs: Python 3.11+ and these targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROFILE ?= examples/sonmark.toml
+
+.PHONY: install install-dev run test lint format lock bench clean
+
+install: $(VENV)/.installed  ## virtualenv with the pinned runtime dependencies
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+install-dev: $(VENV)/.installed-dev  ## plus the test and lint tools
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $@
+
+run: install  ## migrate, create the default controller, serve http://127.0.0.1:8000/docs
+	$(BIN)/rekisteri db upgrade
+	@id=$$($(BIN)/rekisteri controllers create --profile $(PROFILE) --if-missing) && \
+	  echo "controller $$id ($(PROFILE))" && \
+	  echo "create your first admin key (in another terminal):" && \
+	  echo "  $(BIN)/rekisteri keys create --controller $$id --name 'Your Name' --role admin"
+	$(BIN)/rekisteri serve
+
+test: install-dev  ## the whole suite (embedded PostgreSQL unless REKISTERI_TEST_DATABASE_URL is set)
+	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status
+
+lint: install-dev  ## ruff and mypy, as CI runs them
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock:  ## re-pin dependencies (needs uv)
+	uv pip compile --python-version 3.11 --no-header --no-annotate requirements.in -o requirements.lock
+	uv pip compile --python-version 3.11 --no-header --no-annotate requirements-dev.in -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
