@@ -172,14 +172,24 @@ def keys_create(
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Verify every controller's audit chain; exit 1 naming the first broken link."""
-    from app.models.controllers import Controller
+def audit_verify(
+    controller: Annotated[
+        str | None, typer.Option(help="Only this controller (id or slug); all of them by default.")
+    ] = None,
+) -> None:
+    """Verify the audit chains; exit 1 naming the first broken link."""
     from app.models.audit import AuditVerification
+    from app.models.controllers import Controller
     from app.services.audit import verify_chain
+    from app.services.controllers import find_controller
 
     async def work(session: AsyncSession) -> list[tuple[str, AuditVerification]]:
-        controllers = (await session.execute(select(Controller.id, Controller.slug).order_by(Controller.slug))).all()
+        if controller is not None:
+            found = await find_controller(session=session, slug_or_id=controller)
+            controllers = [(found.id, found.slug)]
+        else:
+            query = select(Controller.id, Controller.slug).order_by(Controller.slug)
+            controllers = [(row.id, row.slug) for row in await session.execute(query)]
         results = []
         for cid, slug in controllers:
             results.append((slug, await session.run_sync(lambda s, c=cid: verify_chain(s, c))))

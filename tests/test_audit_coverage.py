@@ -1,0 +1,94 @@
+"""Every route that writes produces audit events: a route added without them fails here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from app.models.api_keys import Role
+from tests.conftest import Tenant, new_customer
+
+Call = Callable[[TestClient, Tenant], Response]
+
+
+def _order(client: TestClient, tenant: Tenant) -> str:
+    customer = new_customer(client, tenant)
+    response = client.post(
+        f"/v1/customers/{customer['id']}/orders", json={"order_date": "2026-01-01", "total": "5.00"}, headers=tenant.headers()
+    )
+    return str(response.json()["id"])
+
+
+# One valid call per mutating route; its set-up runs before the count is taken.
+CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
+    ("POST", "/v1/customers"): lambda c, t: lambda c, t: c.post("/v1/customers", json={"last_name": "A"}, headers=t.headers()),
+    ("PATCH", "/v1/customers/{customer_id}"): lambda c, t: (
+        lambda cid: lambda c, t: c.patch(f"/v1/customers/{cid}", json={"city": "Oulu"}, headers=t.headers())
+    )(new_customer(c, t)["id"]),
+    ("DELETE", "/v1/customers/{customer_id}"): lambda c, t: (
+        lambda cid: lambda c, t: c.delete(f"/v1/customers/{cid}", headers=t.headers())
+    )(new_customer(c, t)["id"]),
+    ("PUT", "/v1/customers/by-external-id/{external_id}"): lambda c, t: lambda c, t: c.put(
+        "/v1/customers/by-external-id/x-1", json={"last_name": "A"}, headers=t.headers()
+    ),
+    ("POST", "/v1/customers/{customer_id}/orders"): lambda c, t: (
+        lambda cid: lambda c, t: c.post(
+            f"/v1/customers/{cid}/orders", json={"order_date": "2026-01-01", "total": "1.00"}, headers=t.headers()
+        )
+    )(new_customer(c, t)["id"]),
+    ("PATCH", "/v1/orders/{order_id}"): lambda c, t: (
+        lambda oid: lambda c, t: c.patch(f"/v1/orders/{oid}", json={"invoice_status": "paid"}, headers=t.headers())
+    )(_order(c, t)),
+    ("POST", "/v1/api-keys"): lambda c, t: lambda c, t: c.post(
+        "/v1/api-keys", json={"name": "Kassa 1", "role": "integration"}, headers=t.headers()
+    ),
+    ("DELETE", "/v1/api-keys/{key_id}"): lambda c, t: (
+        lambda kid: lambda c, t: c.delete(f"/v1/api-keys/{kid}", headers=t.headers())
+    )(c.post("/v1/api-keys", json={"name": "Temp", "role": "agent"}, headers=t.headers()).json()["id"]),
+}
+
+
+def mutating_routes(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if method in {"POST", "PUT", "PATCH", "DELETE"}
+    }
+
+
+def test_every_mutating_route_is_listed(app: FastAPI) -> None:
+    missing = mutating_routes(app) - CALLS.keys()
+    assert not missing, f"add these routes to CALLS and make sure they are audited: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("route", sorted(CALLS), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_writes_audit_events(
+    route: tuple[str, str],
+    client: TestClient,
+    tenant: Tenant,
+    owner_db: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    call = CALLS[route](client, tenant)
+
+    def count() -> int:
+        row = owner_db.execute("SELECT count(*) FROM audit_event WHERE controller_id = %s", (tenant.id,)).fetchone()
+        assert row is not None
+        return int(row[0])  # type: ignore[call-overload]
+
+    before = count()
+    response = call(client, tenant)
+    assert response.status_code < 300, response.text
+    after = owner_db.execute(
+        "SELECT actor_key_id FROM audit_event WHERE controller_id = %s AND seq > %s", (tenant.id, before)
+    ).fetchall()
+    assert after, "no audit event"
+    assert count() == before + len(after)
+    assert {row[0] for row in after} == {tenant.key_ids[Role.admin]}

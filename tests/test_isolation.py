@@ -1,0 +1,78 @@
+"""Tenancy: a controller's key never reaches another controller's rows, in queries or in PostgreSQL."""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from app.config import get_settings
+from app.db import libpq_url
+from app.models.api_keys import Role
+from tests.conftest import Tenant, new_customer
+
+
+def test_other_controllers_customer_and_orders_are_404(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = new_customer(client, other_tenant)
+    order = client.post(
+        f"/v1/customers/{theirs['id']}/orders", json={"order_date": "2026-01-01", "total": "1.00"}, headers=other_tenant.headers()
+    ).json()
+    mine = tenant.headers()
+    assert client.get(f"/v1/customers/{theirs['id']}", headers=mine).status_code == 404
+    assert client.get(f"/v1/customers/{theirs['id']}/orders", headers=mine).status_code == 404
+    assert client.patch(f"/v1/orders/{order['id']}", json={"invoice_status": "paid"}, headers=mine).status_code == 404
+    assert client.delete(f"/v1/customers/{theirs['id']}", headers=mine).status_code == 404
+    keys = client.get("/v1/api-keys?include_revoked=true", headers=other_tenant.headers()).json()["items"]
+    assert client.delete(f"/v1/api-keys/{keys[0]['id']}", headers=mine).status_code == 404
+
+
+def test_lists_show_none_of_the_other_controllers_rows(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = new_customer(client, other_tenant, external_id="shared-ext")
+    mine = new_customer(client, tenant)
+    listed = client.get("/v1/customers?limit=500", headers=tenant.headers()).json()["items"]
+    assert [c["id"] for c in listed] == [mine["id"]]
+    assert client.get("/v1/customers?external_id=shared-ext", headers=tenant.headers()).json()["items"] == []
+    assert client.get(f"/v1/customers?email={theirs['email']}", headers=tenant.headers()).json()["items"] == []
+    key_names = {k["id"] for k in client.get("/v1/api-keys", headers=tenant.headers()).json()["items"]}
+    assert key_names == {str(k) for k in tenant.key_ids.values()}
+    audit = client.get("/v1/audit?limit=500", headers=tenant.headers(Role.auditor)).json()["items"]
+    assert {e["subject_id"] for e in audit} <= {None, mine["id"]}
+
+
+def test_row_level_security_holds_without_the_query_filter(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, database_url: str
+) -> None:
+    """As the application role, scoped to one controller, a bare SELECT sees only that controller's rows."""
+    new_customer(client, tenant)
+    new_customer(client, other_tenant)
+    role = get_settings().app_db_role
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("SELECT set_config('role', %s, true)", (role,))
+        conn.execute("SELECT set_config('rekisteri.controller_id', %s, true)", (str(tenant.id),))
+        for table in ("customer", "api_key", "audit_event", "subject_key", "customer_order"):
+            rows = conn.execute(f"SELECT DISTINCT controller_id FROM {table}").fetchall()  # noqa: S608
+            assert {r[0] for r in rows} <= {tenant.id}, table
+        assert conn.execute("SELECT count(*) FROM controller").fetchone() == (1,)
+        # Writing a row for another controller is refused outright.
+        try:
+            conn.execute(
+                "INSERT INTO customer (controller_id, id, kind, version, created_at) "
+                "VALUES (%s, gen_random_uuid(), 'private', 1, now())",
+                (other_tenant.id,),
+            )
+        except psycopg.errors.InsufficientPrivilege as exc:
+            assert "row-level security" in str(exc)
+        else:
+            raise AssertionError("RLS let a row of another controller in")
+        conn.rollback()
+
+
+def test_no_tenant_set_sees_nothing(client: TestClient, tenant: Tenant, database_url: str) -> None:
+    new_customer(client, tenant)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute("SELECT set_config('role', %s, true)", (get_settings().app_db_role,))
+        assert conn.execute("SELECT count(*) FROM customer").fetchone() == (0,)
+        conn.rollback()
