@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,9 @@ def serve(
     url = _database_url()
     if get_settings().migrate_on_start:
         upgrade_database(url)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the embedded
+    # PostgreSQL stop with us (its stop runs at interpreter exit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     typer.echo(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(
         "app.main:create_app",

@@ -1,0 +1,129 @@
+"""The `rekisteri` command, and the service booting on the embedded PostgreSQL default."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import ControllerProfile
+from app.validators import business_id_is_valid
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+
+
+def rekisteri(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {**os.environ, "REKISTERI_DATABASE_URL": database_url}
+
+
+def test_every_seed_has_a_valid_profile() -> None:
+    assert {p.stem for p in EXAMPLES} == {"sonmark", "solintech", "sesoma", "mastermark", "asiakasrekisteri"}
+    for path in EXAMPLES:
+        profile = ControllerProfile.load(path)
+        assert profile.slug == path.stem
+        if profile.controller.business_id:
+            assert business_id_is_valid(profile.controller.business_id)
+
+
+def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    profile = tmp_path / "p.toml"
+    profile.write_text((ROOT / "examples" / "sonmark.toml").read_text().replace('slug = "sonmark"', f'slug = "{slug}"'))
+    created = rekisteri("controllers", "create", "--profile", str(profile), env=env)
+    controller_id = uuid.UUID(created.stdout.strip())
+    again = rekisteri("controllers", "create", "--profile", str(profile), env=env, check=False)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+    same = rekisteri("controllers", "create", "--profile", str(profile), "--if-missing", env=env)
+    assert uuid.UUID(same.stdout.strip()) == controller_id
+
+    key = rekisteri("keys", "create", "--controller", str(controller_id), "--name", "Ülar M", "--role", "admin", env=env)
+    secret = key.stdout.strip().splitlines()[-1]
+    assert secret.startswith("rk_")
+    by_slug = rekisteri("keys", "create", "--controller", slug, "--name", "Kassa", "--role", "integration", env=env)
+    assert by_slug.stdout.strip().splitlines()[-1] != secret
+
+    bad_role = rekisteri("keys", "create", "--controller", slug, "--name", "X", "--role", "root", env=env, check=False)
+    assert bad_role.returncode != 0
+    unknown = rekisteri("keys", "create", "--controller", "nope", "--name", "X", "--role", "admin", env=env, check=False)
+    assert unknown.returncode == 1
+    assert "No such controller" in unknown.stderr
+
+
+def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> None:
+    profile = tmp_path / "bad.toml"
+    profile.write_text('slug = "x"\n[controller]\nname = "X"\nbusiness_id = "2477816-8"\n[register]\nname = "R"\n')
+    result = rekisteri("controllers", "create", "--profile", str(profile), env=env, check=False)
+    assert result.returncode == 1
+    assert "controller.business_id" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
+    """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
+    env |= {"REKISTERI_DATA_DIR": str(tmp_path / "data"), "REKISTERI_MIGRATE_ON_START": "true"}
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the service did not become ready")
+        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/customers").status_code == 401
+        created = rekisteri(
+            "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"), env=env
+        ).stdout.strip()
+        key = rekisteri("keys", "create", "--controller", created, "--name", "T", "--role", "agent", env=env)
+        secret = key.stdout.strip().splitlines()[-1]
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/customers",
+            json={"last_name": "Embedded"},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        assert response.status_code == 201, response.text
+        assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # The embedded server stops with the service.
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
