@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
 # --- build: dependencies and the project into /opt/venv ---
-FROM python:3.12-slim AS builder
+FROM python:3.11-slim AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -18,7 +18,7 @@ COPY app/ app/
 RUN pip install --no-cache-dir --no-deps .
 
 # --- runtime: the venv, the migrations and the example profiles; no build tools, no root ---
-FROM python:3.12-slim
+FROM python:3.11-slim
 
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \

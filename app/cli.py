@@ -68,7 +68,14 @@ def upgrade_database(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    # A source checkout has alembic/ beside app/; an installed package (the Docker image) runs from a
+    # directory that holds it.
+    candidates = (Path(__file__).resolve().parent.parent, Path.cwd())
+    root = next((c for c in candidates if (c / "alembic" / "env.py").exists()), None)
+    if root is None:
+        raise _fail("the migrations (alembic/) are not here; run from the project directory")
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
     config.attributes["url"] = url
     command.upgrade(config, "head")
 
