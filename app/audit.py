@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import event, inspect, insert, select, text
+from sqlalchemy import event, insert, inspect, select, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.json import dumps, loads
@@ -75,9 +75,7 @@ def record(
     changes: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Record an event that is not a row change (an export, a disclosure, an erasure)."""
-    _pending(session).append(
-        PendingEvent(controller_id, entity, entity_id, action, subject_id, changes or {})
-    )
+    _pending(session).append(PendingEvent(controller_id, entity, entity_id, action, subject_id, changes or {}))
 
 
 def _columns(obj: Any) -> list[str]:
@@ -162,7 +160,12 @@ def decrypt(data_key: bytes, entity_id: uuid.UUID, ciphertext: bytes) -> bytes:
 
 
 def subject_keys(
-    session: Session, keyring: KeyRing, controller_id: uuid.UUID, subject_ids: Iterable[uuid.UUID], *, create: bool
+    session: Session,
+    keyring: KeyRing,
+    controller_id: uuid.UUID,
+    subject_ids: Iterable[uuid.UUID],
+    *,
+    create: bool,
 ) -> dict[uuid.UUID, bytes | None]:
     """Return each subject's data key (None once destroyed), creating missing ones when asked."""
     wanted = set(subject_ids)
@@ -185,7 +188,11 @@ def subject_keys(
         conn.execute(
             insert(table),
             [
-                {"controller_id": controller_id, "subject_id": sid, "wrapped_key": keyring.wrap(controller_id, sid, k)}
+                {
+                    "controller_id": controller_id,
+                    "subject_id": sid,
+                    "wrapped_key": keyring.wrap(controller_id, sid, k),
+                }
                 for sid, k in new_keys.items()
             ],
         )
@@ -220,8 +227,20 @@ def link_hash(prev_hash: bytes, row: dict[str, Any]) -> bytes:
     content = {
         k: row[k]
         for k in (
-            "controller_id", "seq", "occurred_at", "request_id", "actor_key_id", "actor_name", "actor_role",
-            "entity", "entity_id", "action", "subject_id", "fields", "encrypted", "changes",
+            "controller_id",
+            "seq",
+            "occurred_at",
+            "request_id",
+            "actor_key_id",
+            "actor_name",
+            "actor_role",
+            "entity",
+            "entity_id",
+            "action",
+            "subject_id",
+            "fields",
+            "encrypted",
+            "changes",
         )
     }
     content["occurred_at"] = row["occurred_at"].astimezone(dt.UTC).isoformat()
@@ -295,9 +314,7 @@ def _seal(session: Session) -> None:
         conn.execute(insert(table), rows)
 
 
-def read_changes(
-    row: Any, data_key: bytes | None
-) -> dict[str, dict[str, Any]] | None:
+def read_changes(row: Any, data_key: bytes | None) -> dict[str, dict[str, Any]] | None:
     """Decrypt an event's changes; None when its subject's key is gone."""
     if row.encrypted:
         if data_key is None:

@@ -13,8 +13,8 @@ from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
 
 from app.config import ControllerProfile, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
@@ -65,8 +65,9 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 def upgrade_database(url: str) -> None:
     """Apply all migrations."""
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     # A source checkout has alembic/ beside app/; an installed package (the Docker image) runs from a
     # directory that holds it.
@@ -175,7 +176,10 @@ def keys_create(
         actor = system_actor(found.id)
         session.info["actor"] = actor
         key, secret = await create_key(session=session, actor=actor, controller_id=found.id, data=data)
-        return f"{role.value} key {key.prefix}… for {found.slug} (id {key.id}); shown once, store it now:", secret
+        return (
+            f"{role.value} key {key.prefix}… for {found.slug} (id {key.id}); shown once, store it now:",
+            secret,
+        )
 
     note, secret = _run(work)
     typer.echo(note)
@@ -203,7 +207,7 @@ def audit_verify(
             controllers = [(row.id, row.slug) for row in await session.execute(query)]
         results = []
         for cid, slug in controllers:
-            results.append((slug, await session.run_sync(lambda s, c=cid: verify_chain(s, c))))
+            results.append((slug, await session.run_sync(verify_chain, cid)))
         return results
 
     broken = False
@@ -223,4 +227,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

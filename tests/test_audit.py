@@ -63,7 +63,12 @@ class TestAuditRecords:
         assert first["items"][-1]["seq"] + 1 == second["items"][0]["seq"]
 
     def test_only_auditors_and_admins_read_it(self, client: TestClient, tenant: Tenant) -> None:
-        for role, status in [(Role.agent, 403), (Role.integration, 403), (Role.admin, 200), (Role.auditor, 200)]:
+        for role, status in [
+            (Role.agent, 403),
+            (Role.integration, 403),
+            (Role.admin, 200),
+            (Role.auditor, 200),
+        ]:
             assert client.get("/v1/audit", headers=tenant.headers(role)).status_code == status
 
     def test_other_controllers_events_are_invisible(
@@ -116,7 +121,11 @@ class TestVerify:
     def test_detects_an_edited_event(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
         new_customer(client, tenant)
         new_customer(client, tenant)
-        _tamper(owner_db, "UPDATE audit_event SET actor_name = 'someone else' WHERE controller_id = %s AND seq = 5", tenant.id)
+        _tamper(
+            owner_db,
+            "UPDATE audit_event SET actor_name = 'someone else' WHERE controller_id = %s AND seq = 5",
+            tenant.id,
+        )
         result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
         assert result["ok"] is False
         assert result["first_broken_seq"] == 5

@@ -20,33 +20,41 @@ Call = Callable[[TestClient, Tenant], Response]
 def _order(client: TestClient, tenant: Tenant) -> str:
     customer = new_customer(client, tenant)
     response = client.post(
-        f"/v1/customers/{customer['id']}/orders", json={"order_date": "2026-01-01", "total": "5.00"}, headers=tenant.headers()
+        f"/v1/customers/{customer['id']}/orders",
+        json={"order_date": "2026-01-01", "total": "5.00"},
+        headers=tenant.headers(),
     )
     return str(response.json()["id"])
 
 
 # One valid call per mutating route; its set-up runs before the count is taken.
 CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
-    ("POST", "/v1/customers"): lambda c, t: lambda c, t: c.post("/v1/customers", json={"last_name": "A"}, headers=t.headers()),
+    ("POST", "/v1/customers"): lambda c, t: (
+        lambda c, t: c.post("/v1/customers", json={"last_name": "A"}, headers=t.headers())
+    ),
     ("PATCH", "/v1/customers/{customer_id}"): lambda c, t: (
         lambda cid: lambda c, t: c.patch(f"/v1/customers/{cid}", json={"city": "Oulu"}, headers=t.headers())
     )(new_customer(c, t)["id"]),
     ("DELETE", "/v1/customers/{customer_id}"): lambda c, t: (
         lambda cid: lambda c, t: c.delete(f"/v1/customers/{cid}", headers=t.headers())
     )(new_customer(c, t)["id"]),
-    ("PUT", "/v1/customers/by-external-id/{external_id}"): lambda c, t: lambda c, t: c.put(
-        "/v1/customers/by-external-id/x-1", json={"last_name": "A"}, headers=t.headers()
+    ("PUT", "/v1/customers/by-external-id/{external_id}"): lambda c, t: (
+        lambda c, t: c.put("/v1/customers/by-external-id/x-1", json={"last_name": "A"}, headers=t.headers())
     ),
     ("POST", "/v1/customers/{customer_id}/orders"): lambda c, t: (
-        lambda cid: lambda c, t: c.post(
-            f"/v1/customers/{cid}/orders", json={"order_date": "2026-01-01", "total": "1.00"}, headers=t.headers()
+        lambda cid: (
+            lambda c, t: c.post(
+                f"/v1/customers/{cid}/orders",
+                json={"order_date": "2026-01-01", "total": "1.00"},
+                headers=t.headers(),
+            )
         )
     )(new_customer(c, t)["id"]),
     ("PATCH", "/v1/orders/{order_id}"): lambda c, t: (
         lambda oid: lambda c, t: c.patch(f"/v1/orders/{oid}", json={"invoice_status": "paid"}, headers=t.headers())
     )(_order(c, t)),
-    ("POST", "/v1/api-keys"): lambda c, t: lambda c, t: c.post(
-        "/v1/api-keys", json={"name": "Kassa 1", "role": "integration"}, headers=t.headers()
+    ("POST", "/v1/api-keys"): lambda c, t: (
+        lambda c, t: c.post("/v1/api-keys", json={"name": "Kassa 1", "role": "integration"}, headers=t.headers())
     ),
     ("DELETE", "/v1/api-keys/{key_id}"): lambda c, t: (
         lambda kid: lambda c, t: c.delete(f"/v1/api-keys/{kid}", headers=t.headers())

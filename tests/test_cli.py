@@ -22,7 +22,12 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 def rekisteri(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -55,7 +60,9 @@ def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
     same = rekisteri("controllers", "create", "--profile", str(profile), "--if-missing", env=env)
     assert uuid.UUID(same.stdout.strip()) == controller_id
 
-    key = rekisteri("keys", "create", "--controller", str(controller_id), "--name", "Ülar M", "--role", "admin", env=env)
+    key = rekisteri(
+        "keys", "create", "--controller", str(controller_id), "--name", "Ülar M", "--role", "admin", env=env
+    )
     secret = key.stdout.strip().splitlines()[-1]
     assert secret.startswith("rk_")
     by_slug = rekisteri("keys", "create", "--controller", slug, "--name", "Kassa", "--role", "integration", env=env)
@@ -63,7 +70,9 @@ def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
 
     bad_role = rekisteri("keys", "create", "--controller", slug, "--name", "X", "--role", "root", env=env, check=False)
     assert bad_role.returncode != 0
-    unknown = rekisteri("keys", "create", "--controller", "nope", "--name", "X", "--role", "admin", env=env, check=False)
+    unknown = rekisteri(
+        "keys", "create", "--controller", "nope", "--name", "X", "--role", "admin", env=env, check=False
+    )
     assert unknown.returncode == 1
     assert "No such controller" in unknown.stderr
 

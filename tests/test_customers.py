@@ -61,9 +61,7 @@ class TestCreateCustomer:
             ("ip_address", "999.1.1.1"),
             ("kind", "robot"),
         ]:
-            response = client.post(
-                "/v1/customers", json={"first_name": "A", field: value}, headers=tenant.headers()
-            )
+            response = client.post("/v1/customers", json={"first_name": "A", field: value}, headers=tenant.headers())
             assert response.status_code == 422, field
             problem = response.json()
             assert problem["errors"][0]["loc"] == ["body", field]
@@ -76,7 +74,11 @@ class TestCreateCustomer:
     def test_relationship_dates_in_order(self, client: TestClient, tenant: Tenant) -> None:
         response = client.post(
             "/v1/customers",
-            json={"last_name": "A", "relationship_start_date": "2024-01-02", "relationship_end_date": "2024-01-01"},
+            json={
+                "last_name": "A",
+                "relationship_start_date": "2024-01-02",
+                "relationship_end_date": "2024-01-01",
+            },
             headers=tenant.headers(),
         )
         assert response.status_code == 422
@@ -154,7 +156,9 @@ class TestUpdateCustomer:
     def test_changes_only_what_is_sent(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant, city="Helsinki")
         response = client.patch(
-            f"/v1/customers/{created['id']}", json={"phone": "0401234567", "city": None}, headers=tenant.headers()
+            f"/v1/customers/{created['id']}",
+            json={"phone": "0401234567", "city": None},
+            headers=tenant.headers(),
         )
         assert response.status_code == 200
         data = response.json()
@@ -177,14 +181,18 @@ class TestUpdateCustomer:
     def test_garbled_if_match(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant)
         response = client.patch(
-            f"/v1/customers/{created['id']}", json={"city": "X"}, headers=tenant.headers(**{"If-Match": "nonsense"})
+            f"/v1/customers/{created['id']}",
+            json={"city": "X"},
+            headers=tenant.headers(**{"If-Match": "nonsense"}),
         )
         assert response.status_code == 412
 
     def test_no_change_keeps_version(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant)
         response = client.patch(
-            f"/v1/customers/{created['id']}", json={"first_name": created["first_name"]}, headers=tenant.headers()
+            f"/v1/customers/{created['id']}",
+            json={"first_name": created["first_name"]},
+            headers=tenant.headers(),
         )
         assert response.json()["version"] == 1
 
@@ -214,9 +222,9 @@ class TestDeleteCustomer:
         assert row is not None
         assert row[0] is None
         assert row[1] is not None
-        events = client.get(
-            f"/v1/audit?subject_id={created['id']}", headers=tenant.headers(Role.auditor)
-        ).json()["items"]
+        events = client.get(f"/v1/audit?subject_id={created['id']}", headers=tenant.headers(Role.auditor)).json()[
+            "items"
+        ]
         assert [e["action"] for e in events] == ["create", "delete"]
         assert all(e["erased"] for e in events)
 
@@ -231,9 +239,7 @@ class TestDeleteCustomer:
 
     def test_stale_if_match(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant)
-        response = client.delete(
-            f"/v1/customers/{created['id']}", headers=tenant.headers(**{"If-Match": '"v9"'})
-        )
+        response = client.delete(f"/v1/customers/{created['id']}", headers=tenant.headers(**{"If-Match": '"v9"'}))
         assert response.status_code == 412
         assert client.get(f"/v1/customers/{created['id']}", headers=tenant.headers()).status_code == 200
 
@@ -250,14 +256,16 @@ class TestUpsertByExternalId:
         assert second.json()["city"] is None  # replaced, not merged
         third = client.put(url, json={"first_name": "B"}, headers=tenant.headers(Role.integration))
         assert third.json()["version"] == second.json()["version"]
-        events = client.get(
-            f"/v1/audit?entity_id={first.json()['id']}", headers=tenant.headers(Role.auditor)
-        ).json()["items"]
+        events = client.get(f"/v1/audit?entity_id={first.json()['id']}", headers=tenant.headers(Role.auditor)).json()[
+            "items"
+        ]
         assert [e["action"] for e in events] == ["create", "update"]
 
     def test_body_external_id_is_the_paths(self, client: TestClient, tenant: Tenant) -> None:
         response = client.put(
-            "/v1/customers/by-external-id/p-1", json={"first_name": "A", "external_id": "other"}, headers=tenant.headers()
+            "/v1/customers/by-external-id/p-1",
+            json={"first_name": "A", "external_id": "other"},
+            headers=tenant.headers(),
         )
         assert response.json()["external_id"] == "p-1"
 

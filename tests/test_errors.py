@@ -33,12 +33,16 @@ def test_statuses(client: TestClient, tenant: Tenant) -> None:
     assert_problem(client.put("/v1/customers", headers=h, json={}), 405)
     assert_problem(client.post("/v1/customers", json={"last_name": "x", "external_id": "err-1"}, headers=h), 409)
     assert_problem(
-        client.patch(f"/v1/customers/{customer['id']}", json={}, headers=tenant.headers(**{"If-Match": '"v7"'})), 412
+        client.patch(f"/v1/customers/{customer['id']}", json={}, headers=tenant.headers(**{"If-Match": '"v7"'})),
+        412,
     )
     assert_problem(
         client.post("/v1/customers", content=b"last_name=x", headers={**h, "Content-Type": "text/plain"}), 415
     )
-    body = assert_problem(client.post("/v1/customers", content=b"{not json", headers={**h, "Content-Type": "application/json"}), 422)
+    body = assert_problem(
+        client.post("/v1/customers", content=b"{not json", headers={**h, "Content-Type": "application/json"}),
+        422,
+    )
     assert body["errors"]
     assert_problem(client.get("/v1/customers", headers={"Authorization": "Bearer nope"}), 401)
 

@@ -46,7 +46,12 @@ class TestCreateOrder:
     def test_bad_values(self, client: TestClient, tenant: Tenant) -> None:
         customer = new_customer(client, tenant)
         url = f"/v1/customers/{customer['id']}/orders"
-        for change in ({"currency": "XYZ"}, {"invoice_status": "lost"}, {"total": "1.001"}, {"order_date": "x"}):
+        for change in (
+            {"currency": "XYZ"},
+            {"invoice_status": "lost"},
+            {"total": "1.001"},
+            {"order_date": "x"},
+        ):
             assert client.post(url, json=ORDER | change, headers=tenant.headers()).status_code == 422, change
 
     def test_external_id_unique(self, client: TestClient, tenant: Tenant) -> None:
@@ -83,9 +88,9 @@ class TestUpdateOrder:
         assert paid.json()["invoice_status"] == "paid"
         stale = client.patch(url, json={"invoice_status": "credited"}, headers=tenant.headers(**{"If-Match": tag}))
         assert stale.status_code == 412
-        audit = client.get(
-            f"/v1/audit?entity_id={created.json()['id']}", headers=tenant.headers(Role.auditor)
-        ).json()["items"]
+        audit = client.get(f"/v1/audit?entity_id={created.json()['id']}", headers=tenant.headers(Role.auditor)).json()[
+            "items"
+        ]
         assert audit[-1]["changes"]["invoice_status"] == {"old": "open", "new": "paid"}
         assert audit[-1]["subject_id"] == customer["id"]
 

@@ -14,9 +14,11 @@ def test_invalid_business_ids(value: str) -> None:
 
 
 def test_remainder_one_is_never_valid() -> None:
-    # 0000010: 1*4 = 4 ... find one whose weighted sum is 1 mod 11 and check every check digit fails
+    # A number whose weighted sum leaves remainder 1 has no valid check digit at all.
     digits = next(
-        f"{n:07d}" for n in range(10**6) if sum(int(d) * w for d, w in zip(f"{n:07d}", (7, 9, 10, 5, 8, 4, 2))) % 11 == 1
+        f"{n:07d}"
+        for n in range(10**6)
+        if sum(int(d) * w for d, w in zip(f"{n:07d}", (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11 == 1
     )
     assert not any(business_id_is_valid(f"{digits}-{c}") for c in range(10))
 
@@ -27,7 +29,11 @@ def test_six_digit_business_id_gets_leading_zero() -> None:
 
 @pytest.mark.parametrize(
     ("given", "e164"),
-    [("040 123 4567", "+358401234567"), ("+358 40 1234567", "+358401234567"), ("+46 70 123 45 67", "+46701234567")],
+    [
+        ("040 123 4567", "+358401234567"),
+        ("+358 40 1234567", "+358401234567"),
+        ("+46 70 123 45 67", "+46701234567"),
+    ],
 )
 def test_phone_numbers_become_e164(given: str, e164: str) -> None:
     assert normalise_phone(given) == e164

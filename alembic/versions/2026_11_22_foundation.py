@@ -1,7 +1,7 @@
 """Foundation: controllers, API keys, customers, orders, the audit log; RLS and audit guards.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 04:21:05.039932
 """
 
@@ -9,147 +9,216 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from alembic import op
 from app.config import get_settings
 
-revision: str = '0001'
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('controller',
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('business_id', sqlmodel.sql.sqltypes.AutoString(length=9), nullable=True),
-    sa.Column('street_address', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('postal_code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('city', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('website', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('contact_name', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('contact_title', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('contact_phone', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('contact_email', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('register_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('notice_date', sa.Date(), nullable=True),
-    sa.Column('default_language', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
-    sa.Column('profile', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_controller')),
-    sa.UniqueConstraint('slug', name=op.f('uq_controller_slug'))
+    op.create_table(
+        "controller",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(length=63), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("business_id", sqlmodel.sql.sqltypes.AutoString(length=9), nullable=True),
+        sa.Column("street_address", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("postal_code", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("city", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("country", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("website", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("contact_name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("contact_title", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("contact_phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("contact_email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("register_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("notice_date", sa.Date(), nullable=True),
+        sa.Column("default_language", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=False),
+        sa.Column("profile", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_controller")),
+        sa.UniqueConstraint("slug", name=op.f("uq_controller_slug")),
     )
-    op.create_table('api_key',
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('role', sa.Enum('admin', 'agent', 'integration', 'auditor', name='role'), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('controller_id', sa.Uuid(), nullable=False),
-    sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('key_hash', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['controller_id'], ['controller.id'], name=op.f('fk_api_key_controller_id_controller')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_key')),
-    sa.UniqueConstraint('key_hash', name=op.f('uq_api_key_key_hash'))
+    op.create_table(
+        "api_key",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("role", sa.Enum("admin", "agent", "integration", "auditor", name="role"), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("key_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["controller_id"], ["controller.id"], name=op.f("fk_api_key_controller_id_controller")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_key")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_api_key_key_hash")),
     )
-    op.create_index(op.f('ix_api_key_controller_id'), 'api_key', ['controller_id'], unique=False)
-    op.create_table('audit_event',
-    sa.Column('controller_id', sa.Uuid(), nullable=False),
-    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('txid', sa.BigInteger(), server_default=sa.text('(pg_current_xact_id()::text)::bigint'), nullable=False),
-    sa.Column('request_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('actor_key_id', sa.Uuid(), nullable=True),
-    sa.Column('actor_name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('actor_role', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('entity_id', sa.Uuid(), nullable=False),
-    sa.Column('action', sa.Enum('create', 'update', 'delete', 'erase', 'disclose', name='auditaction'), nullable=False),
-    sa.Column('subject_id', sa.Uuid(), nullable=True),
-    sa.Column('fields', postgresql.ARRAY(sa.Text()), nullable=False),
-    sa.Column('encrypted', sa.Boolean(), nullable=False),
-    sa.Column('changes', sa.LargeBinary(), nullable=False),
-    sa.Column('prev_hash', sa.LargeBinary(), nullable=False),
-    sa.Column('hash', sa.LargeBinary(), nullable=False),
-    sa.ForeignKeyConstraint(['controller_id'], ['controller.id'], name=op.f('fk_audit_event_controller_id_controller')),
-    sa.PrimaryKeyConstraint('controller_id', 'seq', name=op.f('pk_audit_event'))
+    op.create_index(op.f("ix_api_key_controller_id"), "api_key", ["controller_id"], unique=False)
+    op.create_table(
+        "audit_event",
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column(
+            "txid",
+            sa.BigInteger(),
+            server_default=sa.text("(pg_current_xact_id()::text)::bigint"),
+            nullable=False,
+        ),
+        sa.Column("request_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("actor_key_id", sa.Uuid(), nullable=True),
+        sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("actor_role", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("entity", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("entity_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "action",
+            sa.Enum("create", "update", "delete", "erase", "disclose", name="auditaction"),
+            nullable=False,
+        ),
+        sa.Column("subject_id", sa.Uuid(), nullable=True),
+        sa.Column("fields", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("encrypted", sa.Boolean(), nullable=False),
+        sa.Column("changes", sa.LargeBinary(), nullable=False),
+        sa.Column("prev_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("hash", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["controller_id"], ["controller.id"], name=op.f("fk_audit_event_controller_id_controller")
+        ),
+        sa.PrimaryKeyConstraint("controller_id", "seq", name=op.f("pk_audit_event")),
     )
-    op.create_index('ix_audit_event_controller_id_entity_id', 'audit_event', ['controller_id', 'entity_id'], unique=False)
-    op.create_index('ix_audit_event_controller_id_subject_id', 'audit_event', ['controller_id', 'subject_id'], unique=False)
-    op.create_index('ix_audit_event_controller_id_txid_entity_id', 'audit_event', ['controller_id', 'txid', 'entity_id'], unique=False)
-    op.create_table('customer',
-    sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('customer_number', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('organisation', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('business_id', sqlmodel.sql.sqltypes.AutoString(length=9), nullable=True),
-    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('street_address', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
-    sa.Column('postal_code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
-    sa.Column('city', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
-    sa.Column('website', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('ip_address', sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
-    sa.Column('preferred_language', sa.Enum('fi', 'sv', 'en', name='language'), nullable=True),
-    sa.Column('payment_method', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('payment_terms', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('delivery_method', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('newsletter', sa.Boolean(), nullable=True),
-    sa.Column('relationship_start_date', sa.Date(), nullable=True),
-    sa.Column('relationship_end_date', sa.Date(), nullable=True),
-    sa.Column('source', sa.Enum('registration', 'purchase', 'update_service', 'partner', 'customer_service', name='datasource'), nullable=True),
-    sa.Column('controller_id', sa.Uuid(), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('kind', sa.Enum('private', 'business', name='customerkind'), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['controller_id'], ['controller.id'], name=op.f('fk_customer_controller_id_controller')),
-    sa.PrimaryKeyConstraint('controller_id', 'id', name=op.f('pk_customer'))
+    op.create_index(
+        "ix_audit_event_controller_id_entity_id", "audit_event", ["controller_id", "entity_id"], unique=False
     )
-    op.create_index('ix_customer_controller_id_created_at_id', 'customer', ['controller_id', 'created_at', 'id'], unique=False)
-    op.create_index('ix_customer_controller_id_email', 'customer', ['controller_id', 'email'], unique=False)
-    op.create_index('ix_customer_controller_id_phone', 'customer', ['controller_id', 'phone'], unique=False)
-    op.create_index('uq_customer_controller_id_external_id', 'customer', ['controller_id', 'external_id'], unique=True, postgresql_where=sa.text('external_id IS NOT NULL'))
-    op.create_table('subject_key',
-    sa.Column('controller_id', sa.Uuid(), nullable=False),
-    sa.Column('subject_id', sa.Uuid(), nullable=False),
-    sa.Column('wrapped_key', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('destroyed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['controller_id'], ['controller.id'], name=op.f('fk_subject_key_controller_id_controller')),
-    sa.PrimaryKeyConstraint('controller_id', 'subject_id', name=op.f('pk_subject_key'))
+    op.create_index(
+        "ix_audit_event_controller_id_subject_id",
+        "audit_event",
+        ["controller_id", "subject_id"],
+        unique=False,
     )
-    op.create_table('customer_order',
-    sa.Column('controller_id', sa.Uuid(), nullable=False),
-    sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('customer_id', sa.Uuid(), nullable=False),
-    sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-    sa.Column('order_date', sa.Date(), nullable=False),
-    sa.Column('lines', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('total', sa.Numeric(precision=14, scale=2), nullable=False),
-    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-    sa.Column('invoice_status', sa.Enum('open', 'paid', 'in_collection', 'credited', name='invoicestatus'), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['controller_id', 'customer_id'], ['customer.controller_id', 'customer.id'], name=op.f('fk_customer_order_controller_id_customer_id_customer')),
-    sa.ForeignKeyConstraint(['controller_id'], ['controller.id'], name=op.f('fk_customer_order_controller_id_controller')),
-    sa.PrimaryKeyConstraint('controller_id', 'id', name=op.f('pk_customer_order'))
+    op.create_index(
+        "ix_audit_event_controller_id_txid_entity_id",
+        "audit_event",
+        ["controller_id", "txid", "entity_id"],
+        unique=False,
     )
-    op.create_index('ix_customer_order_controller_id_customer_id', 'customer_order', ['controller_id', 'customer_id', 'order_date'], unique=False)
-    op.create_index('uq_customer_order_controller_id_external_id', 'customer_order', ['controller_id', 'external_id'], unique=True, postgresql_where=sa.text('external_id IS NOT NULL'))
+    op.create_table(
+        "customer",
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("customer_number", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("first_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("last_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("organisation", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("business_id", sqlmodel.sql.sqltypes.AutoString(length=9), nullable=True),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("street_address", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("postal_code", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("city", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("country", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+        sa.Column("website", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("ip_address", sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
+        sa.Column("preferred_language", sa.Enum("fi", "sv", "en", name="language"), nullable=True),
+        sa.Column("payment_method", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("payment_terms", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("delivery_method", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("newsletter", sa.Boolean(), nullable=True),
+        sa.Column("relationship_start_date", sa.Date(), nullable=True),
+        sa.Column("relationship_end_date", sa.Date(), nullable=True),
+        sa.Column(
+            "source",
+            sa.Enum("registration", "purchase", "update_service", "partner", "customer_service", name="datasource"),
+            nullable=True,
+        ),
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.Enum("private", "business", name="customerkind"), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["controller_id"], ["controller.id"], name=op.f("fk_customer_controller_id_controller")
+        ),
+        sa.PrimaryKeyConstraint("controller_id", "id", name=op.f("pk_customer")),
+    )
+    op.create_index(
+        "ix_customer_controller_id_created_at_id",
+        "customer",
+        ["controller_id", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index("ix_customer_controller_id_email", "customer", ["controller_id", "email"], unique=False)
+    op.create_index("ix_customer_controller_id_phone", "customer", ["controller_id", "phone"], unique=False)
+    op.create_index(
+        "uq_customer_controller_id_external_id",
+        "customer",
+        ["controller_id", "external_id"],
+        unique=True,
+        postgresql_where=sa.text("external_id IS NOT NULL"),
+    )
+    op.create_table(
+        "subject_key",
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.Column("wrapped_key", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("destroyed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["controller_id"], ["controller.id"], name=op.f("fk_subject_key_controller_id_controller")
+        ),
+        sa.PrimaryKeyConstraint("controller_id", "subject_id", name=op.f("pk_subject_key")),
+    )
+    op.create_table(
+        "customer_order",
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("order_date", sa.Date(), nullable=False),
+        sa.Column("lines", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("total", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column(
+            "invoice_status",
+            sa.Enum("open", "paid", "in_collection", "credited", name="invoicestatus"),
+            nullable=False,
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["controller_id", "customer_id"],
+            ["customer.controller_id", "customer.id"],
+            name=op.f("fk_customer_order_controller_id_customer_id_customer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["controller_id"], ["controller.id"], name=op.f("fk_customer_order_controller_id_controller")
+        ),
+        sa.PrimaryKeyConstraint("controller_id", "id", name=op.f("pk_customer_order")),
+    )
+    op.create_index(
+        "ix_customer_order_controller_id_customer_id",
+        "customer_order",
+        ["controller_id", "customer_id", "order_date"],
+        unique=False,
+    )
+    op.create_index(
+        "uq_customer_order_controller_id_external_id",
+        "customer_order",
+        ["controller_id", "external_id"],
+        unique=True,
+        postgresql_where=sa.text("external_id IS NOT NULL"),
+    )
     _guards(get_settings().app_db_role)
 
 
@@ -258,22 +327,30 @@ def _guards(role: str) -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION rekisteri_authenticate(bytea)")
-    op.drop_index('uq_customer_order_controller_id_external_id', table_name='customer_order', postgresql_where=sa.text('external_id IS NOT NULL'))
-    op.drop_index('ix_customer_order_controller_id_customer_id', table_name='customer_order')
-    op.drop_table('customer_order')
-    op.drop_table('subject_key')
-    op.drop_index('uq_customer_controller_id_external_id', table_name='customer', postgresql_where=sa.text('external_id IS NOT NULL'))
-    op.drop_index('ix_customer_controller_id_phone', table_name='customer')
-    op.drop_index('ix_customer_controller_id_email', table_name='customer')
-    op.drop_index('ix_customer_controller_id_created_at_id', table_name='customer')
-    op.drop_table('customer')
-    op.drop_index('ix_audit_event_controller_id_txid_entity_id', table_name='audit_event')
-    op.drop_index('ix_audit_event_controller_id_subject_id', table_name='audit_event')
-    op.drop_index('ix_audit_event_controller_id_entity_id', table_name='audit_event')
-    op.drop_table('audit_event')
-    op.drop_index(op.f('ix_api_key_controller_id'), table_name='api_key')
-    op.drop_table('api_key')
-    op.drop_table('controller')
+    op.drop_index(
+        "uq_customer_order_controller_id_external_id",
+        table_name="customer_order",
+        postgresql_where=sa.text("external_id IS NOT NULL"),
+    )
+    op.drop_index("ix_customer_order_controller_id_customer_id", table_name="customer_order")
+    op.drop_table("customer_order")
+    op.drop_table("subject_key")
+    op.drop_index(
+        "uq_customer_controller_id_external_id",
+        table_name="customer",
+        postgresql_where=sa.text("external_id IS NOT NULL"),
+    )
+    op.drop_index("ix_customer_controller_id_phone", table_name="customer")
+    op.drop_index("ix_customer_controller_id_email", table_name="customer")
+    op.drop_index("ix_customer_controller_id_created_at_id", table_name="customer")
+    op.drop_table("customer")
+    op.drop_index("ix_audit_event_controller_id_txid_entity_id", table_name="audit_event")
+    op.drop_index("ix_audit_event_controller_id_subject_id", table_name="audit_event")
+    op.drop_index("ix_audit_event_controller_id_entity_id", table_name="audit_event")
+    op.drop_table("audit_event")
+    op.drop_index(op.f("ix_api_key_controller_id"), table_name="api_key")
+    op.drop_table("api_key")
+    op.drop_table("controller")
     op.execute("DROP FUNCTION audit_required()")
     op.execute("DROP FUNCTION audit_event_append_only()")
     op.execute("DROP FUNCTION rekisteri_tenant()")

@@ -130,7 +130,7 @@ _EXAMPLE: dict[str, Any] = {
 class CustomerCreate(CustomerFields):
     """A new customer: at least a name, an organisation, an e-mail or a phone number."""
 
-    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}  # type: ignore[assignment]
+    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}
 
     @model_validator(mode="after")
     def _identifiable(self) -> CustomerCreate:
@@ -142,7 +142,7 @@ class CustomerCreate(CustomerFields):
 class CustomerUpdate(CustomerFields):
     """Fields to change; those left out stay as they are, null clears a field."""
 
-    model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}  # type: ignore[assignment]
+    model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}
 
     @model_validator(mode="after")
     def _kind_stays(self) -> CustomerUpdate:
@@ -167,7 +167,7 @@ class Customer(CustomerFields, table=True):
 
     controller_id: uuid.UUID = tenant_field()
     id: uuid.UUID = id_field()
-    kind: CustomerKind = Field(default=CustomerKind.private)  # type: ignore[assignment]
+    kind: CustomerKind = Field(default=CustomerKind.private)
     version: int = Field(default=1)
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -177,7 +177,7 @@ class CustomerPublic(CustomerFields):
     """A customer as the API returns it."""
 
     id: uuid.UUID
-    kind: CustomerKind  # type: ignore[assignment]
+    kind: CustomerKind
     version: int = Field(description="Changes on every update; the ETag carries it.")
     created_at: dt.datetime
     updated_at: dt.datetime | None

@@ -72,9 +72,7 @@ class OrderCreate(BaseModel):
 class OrderUpdate(BaseModel):
     """Fields to change on an order; usually the invoice status."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}]})
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     order_date: dt.date | None = None
@@ -89,9 +87,7 @@ class OrderUpdate(BaseModel):
 class Order(SQLModel, table=True):
     __tablename__ = "customer_order"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["controller_id", "customer_id"], ["customer.controller_id", "customer.id"]
-        ),
+        ForeignKeyConstraint(["controller_id", "customer_id"], ["customer.controller_id", "customer.id"]),
         Index(
             "uq_customer_order_controller_id_external_id",
             "controller_id",

@@ -36,9 +36,7 @@ def _after(cursor: str | None) -> uuid.UUID | None:
     responses=problem_responses(401, 403, 415, 422),
 )
 async def create_key(data: ApiKeyCreate, session: Session, actor: Admin, response: Response) -> ApiKeyCreated:
-    key, secret = await service.create_key(
-        session=session, actor=actor, controller_id=actor.controller_id, data=data
-    )
+    key, secret = await service.create_key(session=session, actor=actor, controller_id=actor.controller_id, data=data)
     response.headers["Location"] = f"/v1/api-keys/{key.id}"
     return ApiKeyCreated(**ApiKeyPublic.model_validate(key, from_attributes=True).model_dump(), key=secret)
 
@@ -77,5 +75,3 @@ async def list_keys(
 )
 async def revoke_key(key_id: uuid.UUID, session: Session, actor: Admin) -> None:
     await service.revoke_key(session=session, actor=actor, key_id=key_id)
-
-

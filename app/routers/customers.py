@@ -119,9 +119,7 @@ async def update_customer(
     "records, and an erasure request decides what must be kept.",
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
-async def delete_customer(
-    customer_id: uuid.UUID, session: Session, actor: Writer, if_match: IfMatch = None
-) -> None:
+async def delete_customer(customer_id: uuid.UUID, session: Session, actor: Writer, if_match: IfMatch = None) -> None:
     await service.delete_customer(
         session=session, actor=actor, customer_id=customer_id, expected=expected_versions(if_match)
     )

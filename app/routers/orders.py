@@ -63,7 +63,8 @@ async def list_orders(
     rows = rows[:limit]
     last = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return OrderPage(
-        items=[OrderPublic.model_validate(o, from_attributes=True) for o in rows], next=next_link(request.url, last)
+        items=[OrderPublic.model_validate(o, from_attributes=True) for o in rows],
+        next=next_link(request.url, last),
     )
 
 

@@ -29,7 +29,9 @@ class AuditFilter:
     until: dt.datetime | None = None
 
 
-def _read(session: Session, controller_id: uuid.UUID, where: AuditFilter, after: int | None, limit: int) -> list[AuditEventPublic]:
+def _read(
+    session: Session, controller_id: uuid.UUID, where: AuditFilter, after: int | None, limit: int
+) -> list[AuditEventPublic]:
     c = _table.c
     query = select(_table).where(c.controller_id == controller_id)
     for column, value in (
@@ -48,7 +50,11 @@ def _read(session: Session, controller_id: uuid.UUID, where: AuditFilter, after:
         query = query.where(c.seq > after)
     rows = session.connection().execute(query.order_by(c.seq).limit(limit)).all()
     keys = audit.subject_keys(
-        session, audit.default_keyring(), controller_id, {r.subject_id for r in rows if r.subject_id}, create=False
+        session,
+        audit.default_keyring(),
+        controller_id,
+        {r.subject_id for r in rows if r.subject_id},
+        create=False,
     )
     events = []
     for row in rows:
@@ -91,7 +97,10 @@ def _walk(rows: Iterator[Any]) -> AuditVerification:
             )
         if row.prev_hash != prev:
             return AuditVerification(
-                ok=False, events_checked=checked, first_broken_seq=row.seq, reason="the link to the previous event is broken"
+                ok=False,
+                events_checked=checked,
+                first_broken_seq=row.seq,
+                reason="the link to the previous event is broken",
             )
         if audit.link_hash(prev, values) != row.hash:
             return AuditVerification(

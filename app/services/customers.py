@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
@@ -32,7 +33,9 @@ def _check_dates(customer: Customer) -> None:
 
 
 async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
-    query = select(Customer.id).where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
+    query = select(Customer.id).where(
+        Customer.controller_id == actor.controller_id, Customer.external_id == external_id
+    )
     if but is not None:
         query = query.where(Customer.id != but)
     return (await session.scalar(query)) is not None
@@ -73,23 +76,28 @@ async def get_customer(
     return customer
 
 
-def _search(query: Select[Any], *, email: str | None, phone: str | None, name: str | None, external_id: str | None) -> Select[Any]:
+def _search(
+    query: SelectOfScalar[Customer],
+    *,
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    external_id: str | None,
+) -> SelectOfScalar[Customer]:
     if email is not None:
-        query = query.where(Customer.email == email.strip().lower())
+        query = query.where(col(Customer.email) == email.strip().lower())
     if phone is not None:
         try:
             e164 = normalise_phone(phone)
         except ValueError as exc:
             raise Unprocessable("phone is not a phone number.") from exc
-        query = query.where(Customer.phone == e164)
+        query = query.where(col(Customer.phone) == e164)
     if external_id is not None:
-        query = query.where(Customer.external_id == external_id)
+        query = query.where(col(Customer.external_id) == external_id)
     if name is not None:
         pattern = "%" + name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         full_name = func.concat_ws(" ", Customer.first_name, Customer.last_name)
-        query = query.where(
-            or_(full_name.ilike(pattern), col(Customer.organisation).ilike(pattern))
-        )
+        query = query.where(or_(full_name.ilike(pattern), col(Customer.organisation).ilike(pattern)))
     return query
 
 
@@ -127,7 +135,12 @@ def _apply(customer: Customer, values: dict[str, Any]) -> bool:
 
 
 async def update_customer(
-    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: CustomerUpdate, expected: set[int] | None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    customer_id: uuid.UUID,
+    data: CustomerUpdate,
+    expected: set[int] | None,
 ) -> Customer:
     """Change the given fields; a stale `expected` version changes nothing."""
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
@@ -153,13 +166,13 @@ async def upsert_by_external_id(
         .where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
         .with_for_update()
     )
-    values = {name: None for name in _DATA_FIELDS} | data.model_dump(exclude_unset=True)
+    values = dict.fromkeys(_DATA_FIELDS) | data.model_dump(exclude_unset=True)
     values["external_id"] = external_id
     values["kind"] = values.get("kind") or CustomerKind.private
     if customer is None:
         if expected is not None:
             raise PreconditionFailed("No customer has this external_id, so If-Match cannot match.")
-        customer = Customer(controller_id=actor.controller_id, **values)
+        customer = Customer.model_validate(values | {"controller_id": actor.controller_id})
         session.add(customer)
         await session.flush()
         return customer, True
