@@ -32,6 +32,8 @@ class ApiKeyBase(SQLModel):
 class ApiKeyCreate(ApiKeyBase):
     """A new key: who holds it and in which role."""
 
+    model_config = {"json_schema_extra": {"examples": [{"name": "Verkkokauppa", "role": "integration"}]}}
+
 
 class ApiKey(ApiKeyBase, table=True):
     __tablename__ = "api_key"
@@ -48,6 +50,22 @@ class ApiKey(ApiKeyBase, table=True):
 class ApiKeyPublic(ApiKeyBase):
     """A key as listed: never the secret itself."""
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
+                    "name": "Verkkokauppa",
+                    "role": "integration",
+                    "prefix": "rk_Q4WoZ1a",
+                    "created_at": "2026-11-20T09:00:00Z",
+                    "last_used_at": "2026-11-21T14:02:11Z",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    }
+
     id: uuid.UUID
     prefix: str = Field(description="The first characters of the key, to recognise it.")
     created_at: dt.datetime
@@ -57,6 +75,23 @@ class ApiKeyPublic(ApiKeyBase):
 
 class ApiKeyCreated(ApiKeyPublic):
     """A key just created: the only time its secret is shown."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
+                    "name": "Verkkokauppa",
+                    "role": "integration",
+                    "prefix": "rk_Q4WoZ1a",
+                    "created_at": "2026-11-20T09:00:00Z",
+                    "last_used_at": None,
+                    "revoked_at": None,
+                    "key": "rk_Q4WoZ1a…",
+                }
+            ]
+        }
+    }
 
     key: str = Field(description="The secret; store it now, it cannot be shown again.")
 

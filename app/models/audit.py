@@ -7,7 +7,7 @@ import enum
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field as SQLField
@@ -76,6 +76,32 @@ class FieldChange(BaseModel):
 class AuditEventPublic(BaseModel):
     """An audit event as auditors see it: values decrypted while the subject's key exists."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "seq": 42,
+                    "occurred_at": "2026-11-21T14:02:11Z",
+                    "request_id": "5f0c2a9e8d7b4c3a",
+                    "actor_key_id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
+                    "actor_name": "Liisa Asiakaspalvelu",
+                    "actor_role": "agent",
+                    "entity": "customer",
+                    "entity_id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
+                    "action": "update",
+                    "subject_id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
+                    "fields": ["city", "updated_at"],
+                    "changes": {
+                        "city": {"old": "Helsinki", "new": "Espoo"},
+                        "updated_at": {"old": None, "new": "2026-11-21T14:02:11Z"},
+                    },
+                    "erased": False,
+                    "hash": "9f2c…",
+                }
+            ]
+        }
+    )
+
     seq: int
     occurred_at: dt.datetime
     request_id: str | None
@@ -103,6 +129,15 @@ class AuditPage(BaseModel):
 
 class AuditVerification(BaseModel):
     """The result of checking the hash chain."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"ok": True, "events_checked": 1204, "first_broken_seq": None, "reason": None},
+                {"ok": False, "events_checked": 41, "first_broken_seq": 42, "reason": "the event was altered"},
+            ]
+        }
+    )
 
     ok: bool
     events_checked: int

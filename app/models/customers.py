@@ -176,6 +176,21 @@ class Customer(CustomerFields, table=True):
 class CustomerPublic(CustomerFields):
     """A customer as the API returns it."""
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                _EXAMPLE
+                | {
+                    "id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
+                    "phone": "+358401234567",
+                    "version": 1,
+                    "created_at": "2026-11-20T10:15:00Z",
+                    "updated_at": None,
+                }
+            ]
+        }
+    }
+
     id: uuid.UUID
     kind: CustomerKind
     version: int = Field(description="Changes on every update; the ETag carries it.")

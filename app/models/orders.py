@@ -115,6 +115,21 @@ class Order(SQLModel, table=True):
 class OrderPublic(BaseModel):
     """An order as the API returns it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                _EXAMPLE
+                | {
+                    "id": "6a1f0d2c-8b3e-4f5a-9c7d-1e2f3a4b5c6d",
+                    "customer_id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
+                    "version": 1,
+                    "created_at": "2026-11-20T10:16:00Z",
+                    "updated_at": None,
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     customer_id: uuid.UUID
     external_id: str | None
