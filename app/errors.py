@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from app.json import dumps
 
@@ -131,11 +134,30 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized", 403: "forbidden"}
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> str:
+    """Every method served on the request's path (Starlette names only those of the first route that matched)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(request.app.state, "allow_table", None)
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], set(context.methods or ()))
+            for context in iter_route_contexts(request.app.routes)
+            if context.path is not None
+        ]
+        request.app.state.allow_table = table
+    methods = set().union(*(methods for regex, methods in table if regex.match(request.url.path)))
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     slug = _HTTP_SLUGS.get(exc.status_code, HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-"))
     detail = exc.detail if exc.status_code != 404 else "No such resource."
-    return problem_response(exc.status_code, slug=slug, detail=str(detail), headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem_response(exc.status_code, slug=slug, detail=str(detail), headers=headers)
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from decimal import Decimal
+from typing import Annotated
 
+from pydantic import BeforeValidator
 from sqlalchemy import DateTime, text
 from sqlmodel import Field, SQLModel
 
@@ -39,3 +43,34 @@ def created_at_field() -> dt.datetime:
 def tenant_field() -> uuid.UUID:
     """The controller a row belongs to: part of every key, checked by row-level security."""
     return Field(foreign_key="controller.id", primary_key=True)  # type: ignore[no-any-return]
+
+
+_NUMERIC = re.compile(r"[+-]?[0-9]*\.?[0-9]*(e[+-]?[0-9]+)?", re.IGNORECASE)
+
+
+def _text_date(value: object) -> object:
+    # Pydantic would read a number (or numeric text) as a Unix timestamp; the API documents ISO 8601 text.
+    if isinstance(value, dt.date) or (isinstance(value, str) and not _NUMERIC.fullmatch(value.strip())):
+        return value
+    raise ValueError("give an ISO 8601 date as text, e.g. 2026-11-22")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_text_date)]
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_text_date)]
+
+
+def _only_bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    raise ValueError("give true or false")
+
+
+def _text_decimal(value: object) -> object:
+    # Amounts are decimal text ("49.90"): a JSON number may already have lost digits as a binary float.
+    if isinstance(value, str | Decimal):
+        return value
+    raise ValueError('give the amount as decimal text, e.g. "49.90"')
+
+
+Flag = Annotated[bool, BeforeValidator(_only_bool)]
+TextDecimal = BeforeValidator(_text_decimal)

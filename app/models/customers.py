@@ -6,14 +6,19 @@ import datetime as dt
 import enum
 import ipaddress
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import EmailStr, field_validator, model_validator
-from sqlalchemy import Date, DateTime, Index, text
+import pycountry
+from pydantic import EmailStr, WithJsonSchema, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy import Boolean, Date, DateTime, Index, text
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, id_field, tenant_field
+from app.models.base import Flag, IsoDate, created_at_field, id_field, tenant_field
 from app.validators import normalise_business_id, normalise_country, normalise_phone
+
+CountryCode = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(c.alpha_2 for c in pycountry.countries)})]
+IpAddress = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})]
 
 
 class CustomerKind(enum.StrEnum):
@@ -59,16 +64,16 @@ class CustomerFields(SQLModel):
     street_address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=200)
-    country: str | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2.")
+    country: CountryCode | None = Field(default=None, max_length=2, description="ISO 3166-1 alpha-2.")
     website: str | None = Field(default=None, max_length=500)
-    ip_address: str | None = Field(default=None, max_length=45, description="IPv4 or IPv6 address.")
+    ip_address: IpAddress | None = Field(default=None, max_length=45, description="IPv4 or IPv6 address.")
     preferred_language: Language | None = None
     payment_method: str | None = Field(default=None, max_length=100)
     payment_terms: str | None = Field(default=None, max_length=100)
     delivery_method: str | None = Field(default=None, max_length=100)
-    newsletter: bool | None = Field(default=None, description="Subscribed to the newsletter.")
-    relationship_start_date: dt.date | None = Field(default=None, sa_type=Date)
-    relationship_end_date: dt.date | None = Field(default=None, sa_type=Date)
+    newsletter: Flag | None = Field(default=None, sa_type=Boolean, description="Subscribed to the newsletter.")
+    relationship_start_date: IsoDate | None = Field(default=None, sa_type=Date)
+    relationship_end_date: IsoDate | None = Field(default=None, sa_type=Date)
     source: DataSource | None = Field(default=None, description="Where the data came from.")
     kind: CustomerKind | None = Field(default=None, description="Private person or business contact.")
 
@@ -127,14 +132,24 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+_IDENTIFYING = ("first_name", "last_name", "organisation", "email", "phone")
+
+
 class CustomerCreate(CustomerFields):
     """A new customer: at least a name, an organisation, an e-mail or a phone number."""
 
-    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [_EXAMPLE],
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}} for name in _IDENTIFYING
+            ],
+        }
+    }
 
     @model_validator(mode="after")
     def _identifiable(self) -> CustomerCreate:
-        if not any((self.first_name, self.last_name, self.organisation, self.email, self.phone)):
+        if not any(getattr(self, name) for name in _IDENTIFYING):
             raise ValueError("give at least one of first_name, last_name, organisation, email, phone")
         return self
 
@@ -143,6 +158,8 @@ class CustomerUpdate(CustomerFields):
     """Fields to change; those left out stay as they are, null clears a field."""
 
     model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}
+
+    kind: CustomerKind | SkipJsonSchema[None] = Field(default=None, description="Private person or business contact.")
 
     @model_validator(mode="after")
     def _kind_stays(self) -> CustomerUpdate:

@@ -6,15 +6,15 @@ import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
 from sqlalchemy import Date, DateTime, ForeignKeyConstraint, Index, Numeric, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
-from app.models.base import created_at_field, id_field, tenant_field
+from app.models.base import IsoDate, TextDecimal, created_at_field, id_field, tenant_field
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -24,24 +24,43 @@ class InvoiceStatus(enum.StrEnum):
     credited = "credited"
 
 
+def _decimal(pattern: str, example: str) -> WithJsonSchema:
+    # Amounts travel as decimal strings, never as binary floats.
+    return WithJsonSchema({"type": "string", "pattern": pattern, "examples": [example]})
+
+
+Money = Annotated[
+    Decimal, TextDecimal, Field(max_digits=14, decimal_places=2), _decimal(r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$", "99.80")
+]
+Price = Annotated[
+    Decimal, TextDecimal, Field(max_digits=12, decimal_places=2), _decimal(r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$", "49.90")
+]
+Quantity = Annotated[
+    Decimal, TextDecimal, Field(ge=0, max_digits=12, decimal_places=3), _decimal(r"^[0-9]{1,9}(\.[0-9]{1,3})?$", "2")
+]
+
+# ISO 4217 codes, listed in the OpenAPI document; lower case is accepted on input.
+Currency = enum.StrEnum(  # type: ignore[misc]
+    "Currency", {code: code for code in sorted(c.alpha_3 for c in pycountry.currencies)}
+)
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+CurrencyCode = Annotated[Currency, BeforeValidator(_upper)]
+
+
 class OrderLine(BaseModel):
     """One line of an order."""
 
     model_config = ConfigDict(extra="forbid")
 
     description: str = Field(min_length=1, max_length=500)
-    quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
-    unit_price: Decimal = Field(max_digits=12, decimal_places=2)
+    quantity: Quantity
+    unit_price: Price
     sku: str | None = Field(default=None, max_length=100)
-
-
-def _currency(value: str | None) -> str | None:
-    if value is None:
-        return None
-    code = value.strip().upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError("not an ISO 4217 currency code")
-    return code
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -60,13 +79,11 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    order_date: dt.date
+    order_date: IsoDate
     lines: list[OrderLine] = Field(default_factory=list, max_length=10000)
-    total: Decimal = Field(max_digits=14, decimal_places=2)
-    currency: str = Field(default="EUR", min_length=3, max_length=3, description="ISO 4217.")
+    total: Money
+    currency: CurrencyCode = Field(default="EUR", description="ISO 4217.")
     invoice_status: InvoiceStatus = InvoiceStatus.open
-
-    _currency = field_validator("currency")(_currency)
 
 
 class OrderUpdate(BaseModel):
@@ -75,13 +92,11 @@ class OrderUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}]})
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
-    order_date: dt.date | None = None
+    order_date: IsoDate | None = None
     lines: list[OrderLine] | None = Field(default=None, max_length=10000)
-    total: Decimal | None = Field(default=None, max_digits=14, decimal_places=2)
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    total: Money | None = None
+    currency: CurrencyCode | None = None
     invoice_status: InvoiceStatus | None = None
-
-    _currency = field_validator("currency")(_currency)
 
 
 class Order(SQLModel, table=True):
@@ -135,7 +150,7 @@ class OrderPublic(BaseModel):
     external_id: str | None
     order_date: dt.date
     lines: list[OrderLine]
-    total: Decimal
+    total: Money
     currency: str
     invoice_status: InvoiceStatus
     version: int

@@ -7,8 +7,6 @@ from typing import Annotated
 
 from fastapi import Header, Query
 
-from app.errors import PreconditionFailed
-
 _TAG = re.compile(r'^(?:W/)?"v(\d{1,18})"$')
 
 IfMatch = Annotated[
@@ -31,10 +29,7 @@ def expected_versions(if_match: str | None) -> set[int] | None:
     """The versions an If-Match header accepts; None when any will do."""
     if if_match is None or if_match.strip() == "*":
         return None
-    versions = set()
-    for part in if_match.split(","):
-        match = _TAG.match(part.strip())
-        if match is None:
-            raise PreconditionFailed("If-Match does not name a version of this resource.")
-        versions.add(int(match.group(1)))
-    return versions
+    # A tag that is not one of ours matches no version: the write fails with 412, but only once the
+    # resource is known to exist (a missing one is 404 whatever the preconditions, RFC 9110 13.2.1).
+    matches = (_TAG.match(part.strip()) for part in if_match.split(","))
+    return {int(match.group(1)) for match in matches if match is not None}

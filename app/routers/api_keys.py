@@ -33,7 +33,7 @@ def _after(cursor: str | None) -> uuid.UUID | None:
     summary="Issue a key",
     description="Issues a key for one person or system in one role. The secret is in this answer only; "
     "only its hash is stored. Name the key after who holds it: every change they make is logged under it.",
-    responses=problem_responses(401, 403, 415, 422),
+    responses=problem_responses(400, 401, 403, 415, 422),
 )
 async def create_key(data: ApiKeyCreate, session: Session, actor: Admin, response: Response) -> ApiKeyCreated:
     key, secret = await service.create_key(session=session, actor=actor, controller_id=actor.controller_id, data=data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from app.db import Session
 from app.errors import problem_responses
 from app.models.audit import AuditPage, AuditVerification
+from app.models.base import IsoDateTime
 from app.pagination import decode_int, encode_cursor, next_link
 from app.routers._http import Cursor, Limit
 from app.security import Auditor
@@ -37,8 +37,8 @@ async def list_events(
     entity_id: uuid.UUID | None = None,
     subject_id: Annotated[uuid.UUID | None, Query(description="The customer whose data it is.")] = None,
     actor_key_id: Annotated[uuid.UUID | None, Query(description="The key that made the change.")] = None,
-    since: Annotated[dt.datetime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[dt.datetime | None, Query(description="Before this time.")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="From this time (inclusive), ISO 8601.")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Before this time, ISO 8601.")] = None,
 ) -> AuditPage:
     events = await service.list_events(
         session=session,

@@ -12,7 +12,7 @@ from app.errors import problem_responses
 from app.models.customers import Customer, CustomerCreate, CustomerPage, CustomerPublic, CustomerUpdate
 from app.pagination import decode_time_id, encode_cursor, next_link
 from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
-from app.security import Writer
+from app.security import Staff, Writer
 from app.services import customers as service
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -32,7 +32,7 @@ def _public(customer: Customer, response: Response) -> CustomerPublic:
     description="Adds a person to the register. E-mail and phone are validated (phone stored as E.164), a "
     "business ID must have a valid check digit, the country is ISO 3166-1 alpha-2. An `external_id` must be "
     "new; to create-or-update by it, use `PUT /v1/customers/by-external-id/{external_id}`.",
-    responses=problem_responses(401, 403, 409, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 415, 422),
 )
 async def create_customer(data: CustomerCreate, session: Session, actor: Writer, response: Response) -> CustomerPublic:
     customer = await service.create_customer(session=session, actor=actor, data=data)
@@ -94,7 +94,7 @@ async def get_customer(customer_id: uuid.UUID, session: Session, actor: Writer, 
     description="Changes the fields sent; fields left out stay, `null` clears one. With `If-Match`, a customer "
     "changed since you read it is left alone and the answer is 412. Every changed field is audited with its "
     "old and new value.",
-    responses=problem_responses(401, 403, 404, 409, 412, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )
 async def update_customer(
     customer_id: uuid.UUID,
@@ -114,12 +114,12 @@ async def update_customer(
     "/{customer_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a customer",
-    description="Deletes a customer who has no orders and destroys their audit key, so the values in their "
-    "audit history can no longer be read. A customer with orders is refused with 409: orders are accounting "
-    "records, and an erasure request decides what must be kept.",
+    description="Customer service and admins only. Deletes a customer who has no orders and destroys their "
+    "audit key, so the values in their audit history can no longer be read. A customer with orders is "
+    "refused with 409: orders are accounting records, and an erasure request decides what must be kept.",
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
-async def delete_customer(customer_id: uuid.UUID, session: Session, actor: Writer, if_match: IfMatch = None) -> None:
+async def delete_customer(customer_id: uuid.UUID, session: Session, actor: Staff, if_match: IfMatch = None) -> None:
     await service.delete_customer(
         session=session, actor=actor, customer_id=customer_id, expected=expected_versions(if_match)
     )
@@ -133,7 +133,7 @@ async def delete_customer(customer_id: uuid.UUID, session: Session, actor: Write
     "again changes nothing and writes no audit event.",
     responses={
         201: {"description": "Created", "model": CustomerPublic},
-        **problem_responses(401, 403, 412, 415, 422),
+        **problem_responses(400, 401, 403, 412, 415, 422),
     },
 )
 async def upsert_customer(

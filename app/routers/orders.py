@@ -28,7 +28,7 @@ def _public(order: Order, response: Response) -> OrderPublic:
     summary="Record an order",
     description="Records an order of the customer: lines, total and currency (ISO 4217), and the invoice "
     "status, on which erasure depends (an open or in-collection invoice is a legal claim).",
-    responses=problem_responses(401, 403, 404, 409, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
 )
 async def create_order(
     customer_id: uuid.UUID, data: OrderCreate, session: Session, actor: Writer, response: Response
@@ -73,7 +73,7 @@ async def list_orders(
     summary="Change an order",
     description="Changes the fields sent, typically `invoice_status`. With `If-Match`, an order changed since "
     "you read it is left alone and the answer is 412.",
-    responses=problem_responses(401, 403, 404, 409, 412, 415, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )
 async def update_order(
     order_id: uuid.UUID,

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import false, func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -88,10 +88,10 @@ def _search(
         query = query.where(col(Customer.email) == email.strip().lower())
     if phone is not None:
         try:
-            e164 = normalise_phone(phone)
-        except ValueError as exc:
-            raise Unprocessable("phone is not a phone number.") from exc
-        query = query.where(col(Customer.phone) == e164)
+            e164: str | None = normalise_phone(phone)
+        except ValueError:
+            e164 = None  # not a phone number, so no customer has it
+        query = query.where(col(Customer.phone) == e164) if e164 else query.where(false())
     if external_id is not None:
         query = query.where(col(Customer.external_id) == external_id)
     if name is not None:
