@@ -89,3 +89,24 @@ def test_request_id_round_trip(client: TestClient) -> None:
     generated = client.get("/health/live", headers={"X-Request-ID": "bad id with spaces"}).headers["x-request-id"]
     assert generated != "bad id with spaces"
     assert len(generated) == 32
+
+
+def test_405_names_every_method_of_the_path(client: TestClient, tenant: Tenant) -> None:
+    response = client.put(f"/v1/customers/{uuid.uuid4()}", json={}, headers=tenant.headers())
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+
+
+def test_missing_resource_is_404_whatever_if_match_says(client: TestClient, tenant: Tenant) -> None:
+    for if_match in ('"v1"', "garbage"):
+        response = client.patch(
+            f"/v1/customers/{uuid.uuid4()}", json={"city": "X"}, headers=tenant.headers(**{"If-Match": if_match})
+        )
+        assert_problem(response, 404)
+
+
+def test_numbers_are_not_dates(client: TestClient, tenant: Tenant) -> None:
+    body = {"last_name": "A", "relationship_start_date": 0}
+    assert_problem(client.post("/v1/customers", json=body, headers=tenant.headers()), 422)
+    assert_problem(client.get("/v1/audit?until=0.5", headers=tenant.headers()), 422)
+    assert client.get("/v1/audit?until=2026-01-01T00:00:00Z", headers=tenant.headers()).status_code == 200
