@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from starlette.datastructures import URL
 
 from app.errors import BadRequest
+
+T = TypeVar("T")
 
 
 def encode_cursor(*parts: object) -> str:
@@ -40,3 +44,11 @@ def next_link(url: URL, cursor: str | None) -> str | None:
     if cursor is None:
         return None
     return str(url.include_query_params(cursor=cursor))
+
+
+def cut(rows: list[T], limit: int, url: URL, cursor_of: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """Split a fetch of `limit + 1` rows into the page and the link to the next one (None on the last)."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, next_link(url, cursor_of(rows[-1]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from typing import Any
 
 from sqlalchemy import DateTime, LargeBinary
 from sqlmodel import Field, SQLModel
@@ -47,24 +48,21 @@ class ApiKey(ApiKeyBase, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
+_EXAMPLE: dict[str, Any] = {
+    "id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
+    "name": "Verkkokauppa",
+    "role": "integration",
+    "prefix": "rk_Q4WoZ1a",
+    "created_at": "2026-11-20T09:00:00Z",
+    "last_used_at": "2026-11-21T14:02:11Z",
+    "revoked_at": None,
+}
+
+
 class ApiKeyPublic(ApiKeyBase):
     """A key as listed: never the secret itself."""
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
-                    "name": "Verkkokauppa",
-                    "role": "integration",
-                    "prefix": "rk_Q4WoZ1a",
-                    "created_at": "2026-11-20T09:00:00Z",
-                    "last_used_at": "2026-11-21T14:02:11Z",
-                    "revoked_at": None,
-                }
-            ]
-        }
-    }
+    model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}
 
     id: uuid.UUID
     prefix: str = Field(description="The first characters of the key, to recognise it.")
@@ -76,22 +74,7 @@ class ApiKeyPublic(ApiKeyBase):
 class ApiKeyCreated(ApiKeyPublic):
     """A key just created: the only time its secret is shown."""
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "id": "3c9a7e52-1d4b-4f6e-8a2c-5b7d9e1f3a5c",
-                    "name": "Verkkokauppa",
-                    "role": "integration",
-                    "prefix": "rk_Q4WoZ1a",
-                    "created_at": "2026-11-20T09:00:00Z",
-                    "last_used_at": None,
-                    "revoked_at": None,
-                    "key": "rk_Q4WoZ1a…",
-                }
-            ]
-        }
-    }
+    model_config = {"json_schema_extra": {"examples": [_EXAMPLE | {"last_used_at": None, "key": "rk_Q4WoZ1a…"}]}}
 
     key: str = Field(description="The secret; store it now, it cannot be shown again.")
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.db import Session
 from app.errors import BadRequest, problem_responses
 from app.models.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyPublic
-from app.pagination import next_link
+from app.pagination import cut
 from app.routers._http import Cursor, Limit
 from app.security import Admin
 from app.services import api_keys as service
@@ -58,12 +58,8 @@ async def list_keys(
     keys = await service.list_keys(
         session=session, actor=actor, after=_after(cursor), limit=limit + 1, include_revoked=include_revoked
     )
-    more = len(keys) > limit
-    keys = keys[:limit]
-    return ApiKeyPage(
-        items=[ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys],
-        next=next_link(request.url, str(keys[-1].id) if more else None),
-    )
+    keys, next_url = cut(keys, limit, request.url, lambda key: str(key.id))
+    return ApiKeyPage(items=[ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys], next=next_url)
 
 
 @router.delete(

@@ -11,7 +11,7 @@ from app.db import Session
 from app.errors import problem_responses
 from app.models.audit import AuditPage, AuditVerification
 from app.models.base import IsoDateTime
-from app.pagination import decode_int, encode_cursor, next_link
+from app.pagination import cut, decode_int, encode_cursor
 from app.routers._http import Cursor, Limit
 from app.security import Auditor
 from app.services import audit as service
@@ -47,9 +47,8 @@ async def list_events(
         after=decode_int(cursor) if cursor else None,
         limit=limit + 1,
     )
-    more = len(events) > limit
-    events = events[:limit]
-    return AuditPage(items=events, next=next_link(request.url, encode_cursor(events[-1].seq) if more else None))
+    events, next_url = cut(events, limit, request.url, lambda event: encode_cursor(event.seq))
+    return AuditPage(items=events, next=next_url)
 
 
 @router.get(

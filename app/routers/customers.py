@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from app.db import Session
 from app.errors import problem_responses
 from app.models.customers import Customer, CustomerCreate, CustomerPage, CustomerPublic, CustomerUpdate
-from app.pagination import decode_time_id, encode_cursor, next_link
+from app.pagination import cut, decode_time_id, encode_cursor
 from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
 from app.security import Staff, Writer
 from app.services import customers as service
@@ -69,12 +69,10 @@ async def list_customers(
         name=name,
         external_id=external_id,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    rows, next_url = cut(rows, limit, request.url, lambda row: encode_cursor(row.created_at, row.id))
     return CustomerPage(
         items=[CustomerPublic.model_validate(c, from_attributes=True) for c in rows],
-        next=next_link(request.url, last),
+        next=next_url,
     )
 
 

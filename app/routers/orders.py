@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from app.db import Session
 from app.errors import problem_responses
 from app.models.orders import Order, OrderCreate, OrderPage, OrderPublic, OrderUpdate
-from app.pagination import decode_time_id, encode_cursor, next_link
+from app.pagination import cut, decode_time_id, encode_cursor
 from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
 from app.security import Writer
 from app.services import orders as service
@@ -59,12 +59,10 @@ async def list_orders(
         after=decode_time_id(cursor) if cursor else None,
         limit=limit + 1,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
+    rows, next_url = cut(rows, limit, request.url, lambda row: encode_cursor(row.created_at, row.id))
     return OrderPage(
         items=[OrderPublic.model_validate(o, from_attributes=True) for o in rows],
-        next=next_link(request.url, last),
+        next=next_url,
     )
 
 
