@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -17,13 +18,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.json import dumps, loads
 from app.models.api_keys import ApiKey
-from app.models.audit import AuditAction, AuditEvent, SubjectKey
+from app.models.audit import AuditAction, AuditEvent, AuditHead, SubjectKey
 from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.customers import Customer
@@ -135,6 +138,12 @@ class KeyRing:
 
     def __init__(self, master_key: bytes) -> None:
         self._master = AESGCM(master_key)
+        self._head_key = hmac.new(master_key, b"rekisteri audit head", hashlib.sha256).digest()
+
+    def head_mac(self, controller_id: uuid.UUID, seq: int, head_hash: bytes) -> bytes:
+        """Seal a chain head: only a holder of the master key can move it."""
+        message = controller_id.bytes + seq.to_bytes(8, "big") + head_hash
+        return hmac.new(self._head_key, message, hashlib.sha256).digest()
 
     @staticmethod
     def _aad(controller_id: uuid.UUID, subject_id: uuid.UUID) -> bytes:
@@ -209,6 +218,26 @@ def destroy_subject_key(session: Session, controller_id: uuid.UUID, subject_id: 
         ),
         {"c": controller_id, "s": subject_id},
     )
+
+
+def check_master_key(session: Session) -> None:
+    """Refuse to run with a master key other than the one the stored subject keys were wrapped with."""
+    row = (
+        session.connection()
+        .execute(
+            text("SELECT controller_id, subject_id, wrapped_key FROM subject_key WHERE wrapped_key IS NOT NULL LIMIT 1")
+        )
+        .first()
+    )
+    if row is None:
+        return
+    try:
+        default_keyring().unwrap(row.controller_id, row.subject_id, row.wrapped_key)
+    except InvalidTag:
+        raise RuntimeError(
+            "REKISTERI_MASTER_KEY is not the key this database's audit keys were made with; "
+            "start with the original key (see docs/operator.md)"
+        ) from None
 
 
 @lru_cache
@@ -287,7 +316,7 @@ def _seal(session: Session) -> None:
             data_key = keys.get(ev.subject_id) if ev.subject_id else None
             if ev.subject_id and data_key is None:
                 # The subject was erased: nothing readable may be written about them any more.
-                plain, encrypted = dumps({k: {} for k in ev.changes}), False
+                plain, encrypted = b"{}", False
             elif data_key is not None:
                 plain, encrypted = encrypt(data_key, ev.entity_id, plain), True
             else:
@@ -312,15 +341,24 @@ def _seal(session: Session) -> None:
             row["hash"] = prev = link_hash(prev, row)
             rows.append(row)
         conn.execute(insert(table), rows)
+        head = pg_insert(AuditHead.__table__).values(  # type: ignore[attr-defined]
+            controller_id=controller_id, seq=seq, hash=prev, mac=keyring.head_mac(controller_id, seq, prev)
+        )
+        conn.execute(
+            head.on_conflict_do_update(
+                index_elements=["controller_id"],
+                set_={"seq": head.excluded.seq, "hash": head.excluded.hash, "mac": head.excluded.mac},
+            )
+        )
 
 
 def read_changes(row: Any, data_key: bytes | None) -> dict[str, dict[str, Any]] | None:
-    """Decrypt an event's changes; None when its subject's key is gone."""
-    if row.encrypted:
-        if data_key is None:
-            return None
-        return loads(decrypt(data_key, row.entity_id, row.changes))  # type: ignore[no-any-return]
-    return loads(row.changes)  # type: ignore[no-any-return]
+    """Decrypt an event's changes; None when its subject was erased (key destroyed, values gone)."""
+    if row.subject_id is None:
+        return loads(row.changes)  # type: ignore[no-any-return]
+    if data_key is None or not row.encrypted:
+        return None
+    return loads(decrypt(data_key, row.entity_id, row.changes))  # type: ignore[no-any-return]
 
 
 def _reset(session: Session, *_: Any) -> None:

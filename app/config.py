@@ -32,8 +32,6 @@ class Settings(BaseSettings):
     migrate_on_start: bool = False
     log_level: str = "INFO"
     app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    default_page_size: int = Field(default=50, ge=1, le=1000)
-    max_page_size: int = Field(default=500, ge=1, le=10000)
 
     @field_validator("master_key")
     @classmethod

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -79,6 +79,16 @@ class UnsupportedMediaType(DomainError):
     status, slug = 415, "unsupported-media-type"
 
 
+class Unprocessable(DomainError):
+    """A rule across fields that the request breaks; `loc` names the fields."""
+
+    status, slug = 422, "validation-error"
+
+    def __init__(self, detail: str, *, loc: tuple[str, ...] = ("body",)) -> None:
+        super().__init__(detail)
+        self.errors = [{"loc": list(loc), "msg": detail, "type": "value_error"}]
+
+
 def problem_response(
     status: int,
     *,
@@ -121,7 +131,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _domain_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return problem_response(exc.status, slug=exc.slug, detail=exc.detail, headers=dict(exc.headers or {}))
+    errors = exc.errors if isinstance(exc, Unprocessable) else None
+    return problem_response(exc.status, slug=exc.slug, detail=exc.detail, errors=errors, headers=exc.headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
@@ -145,8 +156,6 @@ def _allowed_methods(request: Request) -> str:
         ]
         request.app.state.allow_table = table
     methods = set().union(*(methods for regex, methods in table if regex.match(request.url.path)))
-    if "GET" in methods:
-        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 
@@ -172,6 +181,11 @@ async def _database_error(_: Request, exc: Exception) -> Response:
     if sqlstate in ("23505", "23503", "40001", "40P01"):
         # Lost a race with another request (same unique value, a deleted parent, a deadlock).
         return problem_response(409, slug="conflict", detail="The change conflicts with another; try again.")
+    if isinstance(exc, DataError) or sqlstate.startswith("22"):
+        # Values PostgreSQL cannot take as given: a NUL character in text, a number out of range.
+        return problem_response(
+            422, slug="validation-error", detail="A value cannot be stored as given (NUL characters are not allowed)."
+        )
     if isinstance(exc, OperationalError | InterfaceError) or sqlstate.startswith("08") or sqlstate == "57P01":
         return problem_response(
             503,
@@ -190,7 +204,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-class Unprocessable(DomainError):
-    status, slug = 422, "validation-error"

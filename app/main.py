@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import errors
+from app.audit import check_master_key
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = make_engine(database_url or resolve_database_url(settings))
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        async with app.state.sessionmaker() as session:
+            await session.run_sync(check_master_key)
         try:
             yield
         finally:

@@ -34,9 +34,12 @@ def decode_time_id(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
 def decode_int(cursor: str) -> int:
     """Unpack an integer cursor."""
     try:
-        return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The cursor is not valid; start again without it.") from exc
+    if not 0 <= value < 2**63:
+        raise BadRequest("The cursor is not valid; start again without it.")
+    return value
 
 
 def next_link(url: URL, cursor: str | None) -> str | None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -13,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 
+from app.config import get_settings
+from app.db import libpq_url
 from app.models.api_keys import Role
 from app.models.customers import Customer
 from app.security import system_actor
@@ -50,7 +53,9 @@ class TestAuditRecords:
         a = new_customer(client, tenant)
         new_customer(client, tenant)
         assert {e["subject_id"] for e in events(client, tenant, subject_id=str(a["id"]))} == {a["id"]}
-        assert all(e["entity"] == "api_key" for e in events(client, tenant, entity="api_key"))
+        key_events = events(client, tenant, entity="api_key")
+        assert len(key_events) == 4  # one per role's key, made with the tenant
+        assert {e["entity"] for e in key_events} == {"api_key"}
         by_admin = events(client, tenant, actor_key_id=str(tenant.key_ids[Role.admin]))
         assert len(by_admin) == 2
         assert events(client, tenant, since="2999-01-01T00:00:00Z") == []
@@ -204,3 +209,82 @@ class TestNoBypass:
         assert client.portal is not None
         with pytest.raises(Exception, match="unaudited update on customer"):
             client.portal.call(work)
+
+
+class TestChainHead:
+    def test_detects_events_removed_from_the_end(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
+        new_customer(client, tenant)  # events 1-5 made the tenant; this is event 6
+        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 6", tenant.id)
+        result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
+        assert result["ok"] is False
+        assert result["reason"] == "events at the end of the chain were removed"
+        assert result["first_broken_seq"] == 6
+
+    def test_detects_an_emptied_log(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
+        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s", tenant.id)
+        result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
+        assert (result["ok"], result["reason"]) == (False, "events at the end of the chain were removed")
+
+    def test_a_moved_head_does_not_verify(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
+        new_customer(client, tenant)
+        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 6", tenant.id)
+        owner_db.execute(
+            "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_event WHERE controller_id = %s AND seq = 5)"
+            " WHERE controller_id = %s",
+            (tenant.id, tenant.id),
+        )
+        result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
+        assert (result["ok"], result["reason"]) == (False, "the chain head was altered")
+
+
+class TestConcurrentWriters:
+    def test_parallel_writes_keep_one_unbroken_chain(self, client: TestClient, tenant: Tenant) -> None:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            made = list(pool.map(lambda i: new_customer(client, tenant, last_name=f"P{i}"), range(24)))
+        assert len({c["id"] for c in made}) == 24
+        result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
+        assert result == {"ok": True, "events_checked": 5 + 24, "first_broken_seq": None, "reason": None}
+
+
+class TestNoRideAlong:
+    def test_an_audited_change_does_not_cover_another_column(
+        self, client: TestClient, app: FastAPI, tenant: Tenant
+    ) -> None:
+        created = new_customer(client, tenant)
+
+        async def work() -> None:
+            async with app.state.sessionmaker() as session, session.begin():
+                session.info["actor"] = system_actor(tenant.id)
+                customer = await session.get(Customer, (tenant.id, uuid.UUID(str(created["id"]))))
+                assert customer is not None
+                customer.city = "Espoo"
+                await session.flush()
+                await session.execute(
+                    text("UPDATE customer SET email = 'x@example.fi' WHERE id = :id"), {"id": created["id"]}
+                )
+
+        assert client.portal is not None
+        with pytest.raises(Exception, match="unaudited update on customer"):
+            client.portal.call(work)
+        after = client.get(f"/v1/customers/{created['id']}", headers=tenant.headers()).json()
+        assert (after["email"], after["city"]) == (created["email"], None)
+
+    def test_a_temporary_table_cannot_stand_in_for_the_log(
+        self, client: TestClient, tenant: Tenant, database_url: str
+    ) -> None:
+        created = new_customer(client, tenant)
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            conn.execute("SELECT set_config('role', %s, true)", (get_settings().app_db_role,))
+            conn.execute("SELECT set_config('rekisteri.controller_id', %s, true)", (str(tenant.id),))
+            conn.execute(
+                "CREATE TEMP TABLE audit_event (controller_id uuid, txid bigint, entity_id uuid, "
+                "action text, fields text[])"
+            )
+            conn.execute(
+                "INSERT INTO pg_temp.audit_event VALUES (%s, (pg_current_xact_id()::text)::bigint, %s, 'update', "
+                "ARRAY['city'])",
+                (tenant.id, created["id"]),
+            )
+            conn.execute("UPDATE customer SET city = 'X' WHERE id = %s", (created["id"],))
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="unaudited update"):
+                conn.commit()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.config import Settings, get_settings
 
 GOOD_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 
@@ -29,3 +30,25 @@ def test_development_keeps_a_generated_key(tmp_path: object) -> None:
     first = settings.master_key_bytes()
     assert len(first) == 32
     assert settings.master_key_bytes() == first
+
+
+def test_service_refuses_another_master_key(database_url: str, client: object, tenant: object) -> None:
+    """Audit keys wrapped with one master key make a start with another fail loudly, not 500 later."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    other = Settings(master_key=base64.urlsafe_b64encode(b"x" * 32).decode())
+    from app import audit
+
+    audit.default_keyring.cache_clear()
+    original = os.environ["REKISTERI_MASTER_KEY"]
+    os.environ["REKISTERI_MASTER_KEY"] = other.master_key.get_secret_value()  # type: ignore[union-attr]
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="not the key"), TestClient(create_app(other, database_url=database_url)):
+            pass
+    finally:
+        os.environ["REKISTERI_MASTER_KEY"] = original
+        get_settings.cache_clear()
+        audit.default_keyring.cache_clear()

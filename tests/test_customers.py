@@ -196,6 +196,30 @@ class TestUpdateCustomer:
         )
         assert response.json()["version"] == 1
 
+    def test_weak_etags_do_not_match(self, client: TestClient, tenant: Tenant) -> None:
+        created = new_customer(client, tenant)
+        response = client.patch(
+            f"/v1/customers/{created['id']}", json={"city": "X"}, headers=tenant.headers(**{"If-Match": 'W/"v1"'})
+        )
+        assert response.status_code == 412
+
+    def test_unknown_fields_are_refused(self, client: TestClient, tenant: Tenant) -> None:
+        created = new_customer(client, tenant)
+        response = client.patch(f"/v1/customers/{created['id']}", json={"emial": "x"}, headers=tenant.headers())
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "emial"]
+
+    def test_cannot_clear_everything_that_identifies_the_person(self, client: TestClient, tenant: Tenant) -> None:
+        created = new_customer(client, tenant)
+        response = client.patch(
+            f"/v1/customers/{created['id']}",
+            json={"first_name": None, "last_name": None, "email": None},
+            headers=tenant.headers(),
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body"]
+        assert client.get(f"/v1/customers/{created['id']}", headers=tenant.headers()).json()["email"]
+
     def test_kind_cannot_be_cleared(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant)
         response = client.patch(f"/v1/customers/{created['id']}", json={"kind": None}, headers=tenant.headers())
@@ -226,7 +250,7 @@ class TestDeleteCustomer:
             "items"
         ]
         assert [e["action"] for e in events] == ["create", "delete"]
-        assert all(e["erased"] for e in events)
+        assert all(e["erased"] and e["changes"] is None for e in events)
 
     def test_refused_while_orders_exist(self, client: TestClient, tenant: Tenant) -> None:
         created = new_customer(client, tenant)
@@ -270,12 +294,13 @@ class TestUpsertByExternalId:
         assert response.json()["external_id"] == "p-1"
 
     def test_if_match_on_missing(self, client: TestClient, tenant: Tenant) -> None:
-        response = client.put(
-            "/v1/customers/by-external-id/none-yet",
-            json={"first_name": "A"},
-            headers=tenant.headers(**{"If-Match": '"v1"'}),
-        )
-        assert response.status_code == 412
+        for if_match in ('"v1"', "*"):
+            response = client.put(
+                "/v1/customers/by-external-id/none-yet",
+                json={"first_name": "A"},
+                headers=tenant.headers(**{"If-Match": if_match}),
+            )
+            assert response.status_code == 412, if_match
 
     def test_same_external_id_in_two_controllers(
         self, client: TestClient, tenant: Tenant, other_tenant: Tenant

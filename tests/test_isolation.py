@@ -49,15 +49,21 @@ def test_row_level_security_holds_without_the_query_filter(
     client: TestClient, tenant: Tenant, other_tenant: Tenant, database_url: str
 ) -> None:
     """As the application role, scoped to one controller, a bare SELECT sees only that controller's rows."""
-    new_customer(client, tenant)
-    new_customer(client, other_tenant)
+    mine = new_customer(client, tenant)
+    theirs = new_customer(client, other_tenant)
+    for who, customer in ((tenant, mine), (other_tenant, theirs)):
+        client.post(
+            f"/v1/customers/{customer['id']}/orders",
+            json={"order_date": "2026-01-01", "total": "1.00"},
+            headers=who.headers(),
+        )
     role = get_settings().app_db_role
     with psycopg.connect(libpq_url(database_url)) as conn:
         conn.execute("SELECT set_config('role', %s, true)", (role,))
         conn.execute("SELECT set_config('rekisteri.controller_id', %s, true)", (str(tenant.id),))
-        for table in ("customer", "api_key", "audit_event", "subject_key", "customer_order"):
+        for table in ("customer", "api_key", "audit_event", "audit_head", "subject_key", "customer_order"):
             rows = conn.execute(f"SELECT DISTINCT controller_id FROM {table}").fetchall()
-            assert {r[0] for r in rows} <= {tenant.id}, table
+            assert {r[0] for r in rows} == {tenant.id}, table  # its own rows, and only those
         assert conn.execute("SELECT count(*) FROM controller").fetchone() == (1,)
         # Writing a row for another controller is refused outright.
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):

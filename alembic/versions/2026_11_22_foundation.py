@@ -167,6 +167,17 @@ def upgrade() -> None:
         postgresql_where=sa.text("external_id IS NOT NULL"),
     )
     op.create_table(
+        "audit_head",
+        sa.Column("controller_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.LargeBinary(), nullable=False),
+        sa.Column("mac", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["controller_id"], ["controller.id"], name=op.f("fk_audit_head_controller_id_controller")
+        ),
+        sa.PrimaryKeyConstraint("controller_id", name=op.f("pk_audit_head")),
+    )
+    op.create_table(
         "subject_key",
         sa.Column("controller_id", sa.Uuid(), nullable=False),
         sa.Column("subject_id", sa.Uuid(), nullable=False),
@@ -222,7 +233,7 @@ def upgrade() -> None:
     _guards(get_settings().app_db_role)
 
 
-TENANT_TABLES = ("api_key", "customer", "customer_order", "audit_event", "subject_key")
+TENANT_TABLES = ("api_key", "customer", "customer_order", "audit_event", "audit_head", "subject_key")
 AUDITED_TABLES = ("customer", "customer_order")
 GRANTS = {
     "controller": "SELECT, UPDATE",
@@ -231,10 +242,15 @@ GRANTS = {
     "customer_order": "SELECT, INSERT, UPDATE, DELETE",
     "subject_key": "SELECT, INSERT, UPDATE",
     "audit_event": "SELECT, INSERT",
+    "audit_head": "SELECT, INSERT, UPDATE",
 }
 
 
 def _guards(role: str) -> None:
+    # SECURITY DEFINER functions name their search path, temporary schema last, so that no session can
+    # shadow audit_event or api_key with a temporary table of its own.
+    schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar_one()
+    path = f'pg_catalog, "{schema}", pg_temp'
     # The API drops to this role in every transaction, so row-level security applies to it even when
     # the connecting user owns the tables.
     op.execute(f"""
@@ -263,10 +279,10 @@ def _guards(role: str) -> None:
         )
 
     # Key lookup happens before the tenant is known; only this function may read across controllers.
-    op.execute("""
+    op.execute(f"""
         CREATE FUNCTION rekisteri_authenticate(p_hash bytea)
         RETURNS TABLE (id uuid, controller_id uuid, name text, role text)
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
         BEGIN
             UPDATE api_key SET last_used_at = now()
             WHERE api_key.id = (
@@ -299,19 +315,34 @@ def _guards(role: str) -> None:
     )
 
     # A change of register data commits only with its audit event in the same transaction.
-    op.execute("""
+    # A change of register data commits only with audit events in the same transaction that name the change:
+    # its action, and for an update every column it changed (the version counter aside).
+    op.execute(f"""
         CREATE FUNCTION audit_required() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = {path} AS $$
         DECLARE
             c uuid;
             e uuid;
+            actions text[];
+            changed text[] := '{{}}';
+            recorded text[];
         BEGIN
-            IF TG_OP = 'DELETE' THEN c := OLD.controller_id; e := OLD.id;
-            ELSE c := NEW.controller_id; e := NEW.id; END IF;
-            IF NOT EXISTS (
-                SELECT 1 FROM audit_event
-                WHERE controller_id = c AND txid = (pg_current_xact_id()::text)::bigint AND entity_id = e
-            ) THEN
+            IF TG_OP = 'DELETE' THEN
+                c := OLD.controller_id; e := OLD.id; actions := ARRAY['delete', 'erase'];
+            ELSE
+                c := NEW.controller_id; e := NEW.id;
+                actions := CASE TG_OP WHEN 'INSERT' THEN ARRAY['create'] ELSE ARRAY['update', 'erase'] END;
+            END IF;
+            IF TG_OP = 'UPDATE' THEN
+                SELECT coalesce(array_agg(n.key), '{{}}') INTO changed
+                FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+                WHERE n.value IS DISTINCT FROM o.value AND n.key <> 'version';
+            END IF;
+            SELECT array_agg(DISTINCT f) INTO recorded
+            FROM audit_event a LEFT JOIN LATERAL unnest(a.fields) f ON true
+            WHERE a.controller_id = c AND a.txid = (pg_current_xact_id()::text)::bigint AND a.entity_id = e
+              AND a.action::text = ANY (actions);
+            IF recorded IS NULL OR NOT (coalesce(array_remove(recorded, NULL), '{{}}') @> changed) THEN
                 RAISE EXCEPTION 'unaudited % on %', lower(TG_OP), TG_TABLE_NAME
                     USING ERRCODE = 'integrity_constraint_violation';
             END IF;
@@ -335,6 +366,7 @@ def downgrade() -> None:
     op.drop_index("ix_customer_order_controller_id_customer_id", table_name="customer_order")
     op.drop_table("customer_order")
     op.drop_table("subject_key")
+    op.drop_table("audit_head")
     op.drop_index(
         "uq_customer_controller_id_external_id",
         table_name="customer",

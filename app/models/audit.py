@@ -56,6 +56,17 @@ class AuditEvent(SQLModel, table=True):
     hash: bytes = SQLField(sa_type=LargeBinary)
 
 
+class AuditHead(SQLModel, table=True):
+    """The newest event of a controller's chain, sealed with a MAC: removing events from the end shows."""
+
+    __tablename__ = "audit_head"
+
+    controller_id: uuid.UUID = SQLField(foreign_key="controller.id", primary_key=True)
+    seq: int = SQLField(sa_type=BigInteger)
+    hash: bytes = SQLField(sa_type=LargeBinary)
+    mac: bytes = SQLField(sa_type=LargeBinary)
+
+
 class SubjectKey(SQLModel, table=True):
     """The data key of one data subject, wrapped by the master key; destroyed on erasure."""
 

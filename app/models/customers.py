@@ -132,24 +132,25 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
-_IDENTIFYING = ("first_name", "last_name", "organisation", "email", "phone")
+IDENTIFYING = ("first_name", "last_name", "organisation", "email", "phone")
 
 
 class CustomerCreate(CustomerFields):
     """A new customer: at least a name, an organisation, an e-mail or a phone number."""
 
     model_config = {
+        "extra": "forbid",
         "json_schema_extra": {
             "examples": [_EXAMPLE],
             "anyOf": [
-                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}} for name in _IDENTIFYING
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}} for name in IDENTIFYING
             ],
-        }
+        },
     }
 
     @model_validator(mode="after")
     def _identifiable(self) -> CustomerCreate:
-        if not any(getattr(self, name) for name in _IDENTIFYING):
+        if not any(getattr(self, name) for name in IDENTIFYING):
             raise ValueError("give at least one of first_name, last_name, organisation, email, phone")
         return self
 
@@ -157,7 +158,10 @@ class CustomerCreate(CustomerFields):
 class CustomerUpdate(CustomerFields):
     """Fields to change; those left out stay as they are, null clears a field."""
 
-    model_config = {"json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]}}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"examples": [{"email": "maija@example.fi", "city": "Espoo"}]},
+    }
 
     kind: CustomerKind | SkipJsonSchema[None] = Field(default=None, description="Private person or business contact.")
 

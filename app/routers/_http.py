@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import Header, Query
 
-_TAG = re.compile(r'^(?:W/)?"v(\d{1,18})"$')
+# If-Match compares strongly (RFC 9110 13.1.1): a weak tag W/"v3" matches nothing.
+_TAG = re.compile(r'^"v(\d{1,18})"$')
 
 IfMatch = Annotated[
     str | None,

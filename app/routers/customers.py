@@ -45,7 +45,8 @@ async def create_customer(data: CustomerCreate, session: Session, actor: Writer,
     summary="Find customers",
     description="Lists customers in the order they were added, 50 a page by default; follow `next`. Filters "
     "combine: `email` (exact, any case), `phone` (any format, compared as E.164), `name` (part of the full "
-    "name or organisation, any case), `external_id` (exact).",
+    "name or organisation, any case), `external_id` (exact). A customer added while you page through may be "
+    "missed; to follow every change without gaps, read `GET /v1/audit` by its `seq`.",
     responses=problem_responses(400, 401, 403, 422),
 )
 async def list_customers(
@@ -143,7 +144,12 @@ async def upsert_customer(
     if_match: IfMatch = None,
 ) -> CustomerPublic:
     customer, created = await service.upsert_by_external_id(
-        session=session, actor=actor, external_id=external_id, data=data, expected=expected_versions(if_match)
+        session=session,
+        actor=actor,
+        external_id=external_id,
+        data=data,
+        expected=expected_versions(if_match),
+        must_exist=if_match is not None,
     )
     if created:
         response.status_code = status.HTTP_201_CREATED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.models.audit import AuditEvent, AuditEventPublic, AuditVerification, FieldChange
+from app.models.audit import AuditEvent, AuditEventPublic, AuditHead, AuditVerification, FieldChange
 from app.security import Actor
 
 _table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -73,7 +74,7 @@ def _read(
                 subject_id=row.subject_id,
                 fields=list(row.fields),
                 changes=None if changes is None else {k: FieldChange(**v) for k, v in changes.items()},
-                erased=changes is None or (bool(row.subject_id) and not row.encrypted),
+                erased=changes is None,
                 hash=row.hash.hex(),
             )
         )
@@ -87,27 +88,45 @@ async def list_events(
     return await session.run_sync(lambda s: _read(s, actor.controller_id, where, after, limit))
 
 
-def _walk(rows: Iterator[Any]) -> AuditVerification:
+def _walk(rows: Iterator[Any]) -> tuple[AuditVerification, int, bytes]:
     checked, expected_seq, prev = 0, 1, audit.GENESIS
     for row in rows:
-        values = row._asdict()
+        broken = None
         if row.seq != expected_seq:
-            return AuditVerification(
+            broken = AuditVerification(
                 ok=False, events_checked=checked, first_broken_seq=expected_seq, reason="an event is missing"
             )
-        if row.prev_hash != prev:
-            return AuditVerification(
+        elif row.prev_hash != prev:
+            broken = AuditVerification(
                 ok=False,
                 events_checked=checked,
                 first_broken_seq=row.seq,
                 reason="the link to the previous event is broken",
             )
-        if audit.link_hash(prev, values) != row.hash:
-            return AuditVerification(
+        elif audit.link_hash(prev, row._asdict()) != row.hash:
+            broken = AuditVerification(
                 ok=False, events_checked=checked, first_broken_seq=row.seq, reason="the event was altered"
             )
+        if broken is not None:
+            return broken, checked, prev
         prev, expected_seq, checked = row.hash, expected_seq + 1, checked + 1
-    return AuditVerification(ok=True, events_checked=checked, first_broken_seq=None)
+    return AuditVerification(ok=True, events_checked=checked, first_broken_seq=None), checked, prev
+
+
+def _check_head(session: Session, controller_id: uuid.UUID, last_seq: int, last_hash: bytes) -> str | None:
+    """Compare the end of the chain with its sealed head; say what is wrong, if anything."""
+    heads = AuditHead.__table__  # type: ignore[attr-defined]
+    query = select(heads).where(heads.c.controller_id == controller_id)
+    head = session.connection().execute(query).one_or_none()
+    if head is None:
+        return "the chain head is missing" if last_seq else None
+    if not hmac.compare_digest(head.mac, audit.default_keyring().head_mac(controller_id, head.seq, head.hash)):
+        return "the chain head was altered"
+    if last_seq < head.seq:
+        return "events at the end of the chain were removed"
+    if last_seq > head.seq or head.hash != last_hash:
+        return "events were written outside the service"
+    return None
 
 
 def verify_chain(session: Session, controller_id: uuid.UUID) -> AuditVerification:
@@ -118,7 +137,13 @@ def verify_chain(session: Session, controller_id: uuid.UUID) -> AuditVerificatio
         .order_by(_table.c.seq)
         .execution_options(yield_per=1000)
     )
-    return _walk(iter(session.connection().execute(query)))
+    result, last_seq, last_hash = _walk(iter(session.connection().execute(query)))
+    if not result.ok:
+        return result
+    problem = _check_head(session, controller_id, last_seq, last_hash)
+    if problem is not None:
+        return AuditVerification(ok=False, events_checked=last_seq, first_broken_seq=last_seq + 1, reason=problem)
+    return result
 
 
 async def verify(*, session: AsyncSession, actor: Actor) -> AuditVerification:

@@ -13,7 +13,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
-from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
+from app.models.customers import IDENTIFYING, Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
 from app.models.orders import Order
 from app.security import Actor
 from app.validators import normalise_phone
@@ -26,10 +26,14 @@ def _check_version(current: int, expected: set[int] | None) -> None:
         raise PreconditionFailed("The customer has changed since you read it; read it again (ETag).")
 
 
-def _check_dates(customer: Customer) -> None:
+def _check_consistent(customer: Customer) -> None:
     start, end = customer.relationship_start_date, customer.relationship_end_date
     if start is not None and end is not None and end < start:
-        raise Unprocessable("relationship_end_date is before relationship_start_date.")
+        raise Unprocessable(
+            "relationship_end_date is before relationship_start_date.", loc=("body", "relationship_end_date")
+        )
+    if not any(getattr(customer, name) for name in IDENTIFYING):
+        raise Unprocessable("Keep at least one of " + ", ".join(IDENTIFYING) + ".")
 
 
 async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
@@ -128,7 +132,7 @@ def _apply(customer: Customer, values: dict[str, Any]) -> bool:
             setattr(customer, key, value)
             changed = True
     if changed:
-        _check_dates(customer)
+        _check_consistent(customer)
         customer.version += 1
         customer.updated_at = utcnow()
     return changed
@@ -157,7 +161,13 @@ async def update_customer(
 
 
 async def upsert_by_external_id(
-    *, session: AsyncSession, actor: Actor, external_id: str, data: CustomerCreate, expected: set[int] | None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    external_id: str,
+    data: CustomerCreate,
+    expected: set[int] | None,
+    must_exist: bool = False,
 ) -> tuple[Customer, bool]:
     """Create or replace the customer with this external id; return it and whether it was created."""
     await _lock_external_id(session, actor, external_id)
@@ -170,7 +180,7 @@ async def upsert_by_external_id(
     values["external_id"] = external_id
     values["kind"] = values.get("kind") or CustomerKind.private
     if customer is None:
-        if expected is not None:
+        if must_exist:
             raise PreconditionFailed("No customer has this external_id, so If-Match cannot match.")
         customer = Customer.model_validate(values | {"controller_id": actor.controller_id})
         session.add(customer)
