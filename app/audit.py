@@ -30,6 +30,7 @@ from app.models.audit import AuditAction, AuditEvent, AuditHead, SubjectKey
 from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.customers import Customer
+from app.models.marketing import MarketingEvent
 from app.models.orders import Order
 
 GENESIS = b"\x00" * 32
@@ -49,6 +50,7 @@ AUDITED: dict[type, Audited] = {
     Order: Audited("order", lambda o: o.customer_id, frozenset({"version"})),
     ApiKey: Audited("api_key", lambda _: None, frozenset({"key_hash", "last_used_at"})),
     Controller: Audited("controller", lambda _: None),
+    MarketingEvent: Audited("marketing_event", lambda m: m.customer_id),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -92,6 +93,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with maker() as session, session.begin():
         session.info["request_id"] = getattr(request.state, "request_id", None)
         await enter_app_role(session, request.app.state.settings.app_db_role)
+        yield session
+
+
+@asynccontextmanager
+async def tenant_session(request: Request, controller_id: str) -> AsyncIterator[AsyncSession]:
+    """A transaction of its own, for work that outlives the handler (a streamed answer)."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session, session.begin():
+        await enter_app_role(session, request.app.state.settings.app_db_role)
+        await set_tenant(session, controller_id)
         yield session
 
 

@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
-from app.routers import api_keys, audit, customers, health, orders
+from app.routers import api_keys, audit, customers, health, marketing, orders
 
 DESCRIPTION = """
 Rekisteri keeps a business's customer register and makes the GDPR rights of the people in it real.
@@ -34,6 +34,10 @@ values encrypted per data subject.
 TAGS = [
     {"name": "customers", "description": "The register: people and business contacts, every data category."},
     {"name": "orders", "description": "Orders and their invoice status."},
+    {
+        "name": "marketing",
+        "description": "Prohibitions and consents per channel, and the check to run before every send.",
+    },
     {"name": "audit", "description": "The tamper-evident log of every change."},
     {"name": "api-keys", "description": "Personal keys, one role each."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
@@ -67,6 +71,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestMiddleware)
-    for module in (customers, orders, audit, api_keys, health):
+    for module in (customers, orders, marketing, audit, api_keys, health):
         app.include_router(module.router)
     return app

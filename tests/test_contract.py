@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.checks import CheckFunction
 from schemathesis.core.transport import Response
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from app.config import get_settings
 from app.main import create_app
@@ -69,6 +69,12 @@ class ClientBridge:
 # call). So the document is built here by the session app's factory with the same settings (building the
 # app connects nothing), `test_served_document_is_the_one_tested` proves that the session app serves exactly
 # this document, and every request goes to the session app through the bridge.
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(_: object, value: Any) -> bytes:
+    """Campaign lists are NDJSON text: send the generated string as it is."""
+    return value.encode() if isinstance(value, str) else str(value).encode()
+
+
 DOCUMENT: dict[str, Any] = create_app(get_settings()).openapi()
 BRIDGE = ClientBridge()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
@@ -149,4 +155,8 @@ def test_api_conforms_to_its_schema(case: Case[Any], contract_bridge: ClientBrid
     headers = contract_tenant.headers()
     response = case.call(headers=headers)
     excluded: list[CheckFunction] = [positive_data_acceptance] if _legitimately_refused(case, response) else []
+    if case.operation.path == "/v1/marketing/check":
+        # An NDJSON body is lines of text that no JSON Schema type describes: a line that names nobody, or is
+        # no identifier at all, is answered in its own output line, so "invalid" bodies are rightly taken.
+        excluded.append(negative_data_rejection)
     case.validate_response(response, excluded_checks=excluded, headers=headers, transport_kwargs={"headers": headers})

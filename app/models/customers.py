@@ -192,6 +192,10 @@ class Customer(CustomerFields, table=True):
     version: int = Field(default=1)
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # GDPR Art. 18: while restricted, the data is only stored (no marketing, no disclosure).
+    restricted_since: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # GDPR Art. 17: erased; what the law requires is kept, blocked from every other use.
+    erased_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class CustomerPublic(CustomerFields):

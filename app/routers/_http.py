@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Header, Query
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 # If-Match compares strongly (RFC 9110 13.1.1): a weak tag W/"v3" matches nothing.
 _TAG = re.compile(r'^"v(\d{1,18})"$')
@@ -34,3 +37,21 @@ def expected_versions(if_match: str | None) -> set[int] | None:
     # resource is known to exist (a missing one is 404 whatever the preconditions, RFC 9110 13.2.1).
     matches = (_TAG.match(part.strip()) for part in if_match.split(","))
     return {int(match.group(1)) for match in matches if match is not None}
+
+
+class DuplexStream(Response):
+    """A streamed answer that may read the request body while it is sent.
+
+    Starlette's StreamingResponse listens for a disconnect on `receive` while streaming, which takes the
+    request body's messages away from a handler that is still reading them; this one leaves `receive` alone.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], media_type: str) -> None:
+        super().__init__(media_type=media_type)
+        self.chunks = chunks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -1,0 +1,148 @@
+"""Marketing permissions: the state per customer, the single check, and the campaign check."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import Session, tenant_session
+from app.errors import UnsupportedMediaType, problem_responses
+from app.json import dumps
+from app.models.marketing import Channel, Decision, MarketingState, MarketingUpdate
+from app.routers._http import DuplexStream
+from app.security import Writer
+from app.services import marketing as service
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["marketing"])
+
+OwnSimilar = Annotated[
+    bool,
+    Query(
+        description="The campaign offers the business's own products similar to what the person bought: "
+        "then an existing customer who was offered an opt-out may get electronic marketing without consent "
+        "(Act 917/2014 § 200)."
+    ),
+]
+NDJSON = "application/x-ndjson"
+
+
+@router.get(
+    "/v1/customers/{customer_id}/marketing",
+    summary="Read marketing permissions",
+    description="The customer's prohibitions, consents and opt-out offers per channel, the decision each "
+    "leads to, and the whole history of how they came about (who recorded what, when, how received, and "
+    "for consents the wording shown).",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_marketing(customer_id: uuid.UUID, session: Session, actor: Writer) -> MarketingState:
+    return await service.state(session=session, actor=actor, customer_id=customer_id)
+
+
+@router.put(
+    "/v1/customers/{customer_id}/marketing",
+    summary="Record prohibitions and consents",
+    description="Records what the person said, channel by channel: a prohibition (or its lifting), a consent "
+    "(with the wording they agreed to) or its withdrawal, an opt-out offered for electronic marketing, or an "
+    "objection to all direct marketing. Only what differs from the current state is recorded, so sending the "
+    "same body again changes nothing; nothing is ever overwritten, each change is a new entry in the history. "
+    "Channels not named stay as they are.",
+    responses=problem_responses(400, 401, 403, 404, 415, 422),
+)
+async def put_marketing(
+    customer_id: uuid.UUID, data: MarketingUpdate, session: Session, actor: Writer
+) -> MarketingState:
+    return await service.update(session=session, actor=actor, customer_id=customer_id, data=data)
+
+
+@router.get(
+    "/v1/customers/{customer_id}/marketing/{channel}",
+    summary="May we market to this person",
+    description="Answers yes or no for one channel, with a machine-readable `reason` and a human `detail`. "
+    "Order of the rules: unknown person, erased, restricted, objection, prohibition on the channel; then for "
+    "electronic marketing and partner disclosure, business contacts are allowed, private persons need a live "
+    "consent (or, for `own_similar_products`, to be an existing customer who was offered an opt-out).",
+    responses=problem_responses(401, 403, 422),
+)
+async def check_one(
+    customer_id: uuid.UUID, channel: Channel, session: Session, actor: Writer, own_similar_products: OwnSimilar = False
+) -> Decision:
+    return await service.check(
+        session=session,
+        actor=actor,
+        customer_id=customer_id,
+        channel=channel,
+        own_similar_products=own_similar_products,
+    )
+
+
+async def _lines(request: Request) -> AsyncIterator[bytes]:
+    pending = b""
+    async for chunk in request.stream():
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line
+    if pending:
+        yield pending
+
+
+@router.post(
+    "/v1/marketing/check",
+    summary="Check a campaign list",
+    description='Send NDJSON, one identifier a line (`{"customer_id": …}`, `{"external_id": …}`, '
+    '`{"email": …}` or `{"phone": …}`); the answer is NDJSON in the same order, one line per input line: '
+    '`{"line": n, "allowed": …, "reason": …}`. Both directions stream, so a list of a million takes '
+    "constant memory. An identifier matching nobody is `unknown_subject` (never allowed by default); one "
+    "matching several people is allowed only if all of them allow it.",
+    responses={
+        200: {"content": {NDJSON: {"example": '{"line": 1, "allowed": true, "reason": "consent"}\n'}}},
+        **problem_responses(401, 403, 415, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {NDJSON: {"schema": {"type": "string"}, "example": '{"email": "maija@example.fi"}\n'}},
+        }
+    },
+    response_class=DuplexStream,
+    status_code=200,
+)
+async def check_many(
+    request: Request, actor: Writer, channel: Channel, own_similar_products: OwnSimilar = False
+) -> DuplexStream:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != NDJSON:
+        raise UnsupportedMediaType("Send the list as application/x-ndjson, one identifier a line.")
+
+    async def answers() -> AsyncIterator[bytes]:
+        try:
+            async with tenant_session(request, str(actor.controller_id)) as session:
+                batch: list[service.Line] = []
+                number = 0
+                async for raw in _lines(request):
+                    if not raw.strip():
+                        continue
+                    number += 1
+                    batch.append(service.parse_line(number, raw))
+                    if len(batch) >= service.BATCH:
+                        yield await _answer(session, batch)
+                        batch = []
+                if batch:
+                    yield await _answer(session, batch)
+        except Exception as exc:
+            # The status line is long sent: say so in the stream, so that a short answer is never taken whole.
+            log.error("marketing_check_failed", extra={"error_type": type(exc).__name__})
+            yield dumps({"error": "The check stopped before the end of the list; send the rest again."}) + b"\n"
+
+    async def _answer(session: AsyncSession, batch: list[service.Line]) -> bytes:
+        rows = await service.check_batch(
+            session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
+        )
+        return b"".join(dumps(row) + b"\n" for row in rows)
+
+    return DuplexStream(answers(), media_type=NDJSON)

@@ -1,0 +1,340 @@
+"""Marketing permissions: record prohibitions and consents, and answer "may we?" under Finnish and EU law."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.errors import Unprocessable
+from app.json import loads
+from app.models.base import utcnow
+from app.models.customers import CustomerKind
+from app.models.marketing import (
+    Channel,
+    ChannelState,
+    Decision,
+    HistoryEntry,
+    MarketingAction,
+    MarketingEvent,
+    MarketingState,
+    MarketingUpdate,
+    Reason,
+)
+from app.security import Actor
+from app.services.customers import get_customer
+from app.validators import normalise_phone
+
+# Per customer, the latest time of each kind of event for one channel, and of objections; with what decides
+# beyond them (kind, restriction, erasure, whether the person is an existing customer).
+_FACTS = text(
+    """
+    SELECT c.id, c.kind, c.restricted_since, c.erased_at,
+           (c.relationship_start_date IS NOT NULL
+              AND (c.relationship_end_date IS NULL OR c.relationship_end_date >= current_date))
+           OR EXISTS (SELECT 1 FROM customer_order o
+                      WHERE o.controller_id = c.controller_id AND o.customer_id = c.id) AS existing_customer,
+           m.*
+    FROM customer c
+    LEFT JOIN LATERAL (
+        SELECT max(e.occurred_at) FILTER (WHERE e.action = 'prohibited') AS prohibited_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'prohibition_lifted') AS prohibition_lifted_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'consent_granted') AS consent_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'consent_withdrawn') AS consent_withdrawn_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'opt_out_offered') AS opt_out_offered_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'objected') AS objected_at,
+               max(e.occurred_at) FILTER (WHERE e.action = 'objection_withdrawn') AS objection_withdrawn_at
+        FROM marketing_event e
+        WHERE e.controller_id = c.controller_id AND e.customer_id = c.id
+          AND (e.channel = CAST(:channel AS channel) OR e.channel IS NULL)
+    ) m ON true
+    WHERE c.controller_id = :controller_id AND c.id = ANY(:ids)
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the decision about one customer and one channel depends on."""
+
+    kind: CustomerKind
+    restricted: bool
+    erased: bool
+    existing_customer: bool
+    prohibited_since: dt.datetime | None
+    consent_since: dt.datetime | None
+    consent_withdrawn_at: dt.datetime | None
+    opt_out_offered_at: dt.datetime | None
+    objection_since: dt.datetime | None
+
+
+def _latest(on: dt.datetime | None, off: dt.datetime | None) -> dt.datetime | None:
+    """When a state switched on, if its latest switch is on."""
+    return on if on is not None and (off is None or on > off) else None
+
+
+def _facts(row: Any) -> Facts:
+    return Facts(
+        kind=CustomerKind(row.kind),
+        restricted=row.restricted_since is not None,
+        erased=row.erased_at is not None,
+        existing_customer=bool(row.existing_customer),
+        prohibited_since=_latest(row.prohibited_at, row.prohibition_lifted_at),
+        consent_since=_latest(row.consent_at, row.consent_withdrawn_at),
+        consent_withdrawn_at=row.consent_withdrawn_at
+        if _latest(row.consent_at, row.consent_withdrawn_at) is None
+        else None,
+        opt_out_offered_at=row.opt_out_offered_at,
+        objection_since=_latest(row.objected_at, row.objection_withdrawn_at),
+    )
+
+
+def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool = False) -> Decision:
+    """The rules, most restrictive first; every answer names its reason."""
+
+    def answer(allowed: bool, reason: Reason, detail: str) -> Decision:
+        return Decision(channel=channel, allowed=allowed, reason=reason, detail=detail)
+
+    if facts is None:
+        return answer(False, Reason.unknown_subject, "No such person in the register: never market by default.")
+    if facts.erased:
+        return answer(False, Reason.erased, "The person's data was erased (GDPR Art. 17).")
+    if facts.restricted:
+        return answer(False, Reason.restricted, "Processing is restricted: the data may only be stored (Art. 18).")
+    if facts.objection_since is not None:
+        return answer(False, Reason.objection, "The person objected to direct marketing (Art. 21(3)).")
+    if facts.prohibited_since is not None:
+        return answer(False, Reason.prohibited, f"The person forbade {channel.value} marketing.")
+    if channel not in (Channel.electronic, Channel.partner_disclosure):
+        return answer(True, Reason.not_prohibited, "Allowed until the person forbids it.")
+    if facts.kind is CustomerKind.business:
+        return answer(True, Reason.business_contact, "A business contact: allowed until prohibited (917/2014 § 200).")
+    if facts.consent_since is not None:
+        return answer(True, Reason.consent, f"The person consented on {facts.consent_since.date().isoformat()}.")
+    if facts.consent_withdrawn_at is not None:
+        return answer(False, Reason.consent_withdrawn, "The person withdrew their consent.")
+    if (
+        channel is Channel.electronic
+        and own_similar_products
+        and facts.existing_customer
+        and facts.opt_out_offered_at is not None
+    ):
+        return answer(
+            True,
+            Reason.existing_customer,
+            "An existing customer offered an opt-out, for the business's own similar products (917/2014 § 200).",
+        )
+    if channel is Channel.partner_disclosure:
+        return answer(False, Reason.no_consent, "Disclosure to partners for their marketing needs consent.")
+    return answer(False, Reason.no_consent, "Electronic marketing to a private person needs their prior consent.")
+
+
+async def facts_for(
+    *, session: AsyncSession, actor: Actor, customer_ids: Sequence[uuid.UUID], channel: Channel
+) -> dict[uuid.UUID, Facts]:
+    """Read the facts for many customers in one query."""
+    if not customer_ids:
+        return {}
+    rows = await session.execute(
+        _FACTS, {"channel": channel.value, "controller_id": actor.controller_id, "ids": list(customer_ids)}
+    )
+    return {row.id: _facts(row) for row in rows}
+
+
+async def check(
+    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, channel: Channel, own_similar_products: bool
+) -> Decision:
+    """May we market to this customer on this channel?"""
+    facts = await facts_for(session=session, actor=actor, customer_ids=[customer_id], channel=channel)
+    return decide(channel, facts.get(customer_id), own_similar_products=own_similar_products)
+
+
+_ON_OFF = {
+    "prohibited": (MarketingAction.prohibited, MarketingAction.prohibition_lifted),
+    "consent": (MarketingAction.consent_granted, MarketingAction.consent_withdrawn),
+}
+
+
+def _changes(
+    data: MarketingUpdate, current: dict[Channel | None, Facts]
+) -> Iterable[tuple[Channel | None, MarketingAction]]:
+    """The events that take the current state to the requested one; nothing for what already holds."""
+    if data.objection is not None:
+        objected = current[Channel.electronic].objection_since is not None
+        if data.objection != objected:
+            yield None, MarketingAction.objected if data.objection else MarketingAction.objection_withdrawn
+    for channel, change in data.channels.items():
+        facts = current[channel]
+        if change.prohibited is not None and change.prohibited != (facts.prohibited_since is not None):
+            yield channel, _ON_OFF["prohibited"][0 if change.prohibited else 1]
+        if change.consent is not None and change.consent != (facts.consent_since is not None):
+            yield channel, _ON_OFF["consent"][0 if change.consent else 1]
+        if change.opt_out_offered is not None:
+            if channel is not Channel.electronic or not change.opt_out_offered:
+                raise Unprocessable(
+                    "opt_out_offered can only be recorded as true, for the electronic channel.",
+                    loc=("body", "channels", channel.value, "opt_out_offered"),
+                )
+            if facts.opt_out_offered_at is None:
+                yield channel, MarketingAction.opt_out_offered
+
+
+async def _all_facts(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel | None, Facts]:
+    found = {}
+    for channel in Channel:
+        facts = await facts_for(session=session, actor=actor, customer_ids=[customer_id], channel=channel)
+        found[channel] = facts[customer_id]
+    return found  # type: ignore[return-value]
+
+
+async def update(
+    *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: MarketingUpdate
+) -> MarketingState:
+    """Bring the customer's permissions to what `data` says, recording only what changes (so PUT repeats safely)."""
+    await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
+    now = utcnow()
+    occurred_at = data.occurred_at or now
+    if occurred_at.tzinfo is None:
+        raise Unprocessable("occurred_at needs a time zone.", loc=("body", "occurred_at"))
+    if occurred_at > now + dt.timedelta(minutes=5):
+        raise Unprocessable("occurred_at is in the future.", loc=("body", "occurred_at"))
+    if any(c.consent for c in data.channels.values()) and not data.wording:
+        # GDPR Art. 7(1): the controller must be able to show what the person consented to.
+        raise Unprocessable("A consent needs the wording the person agreed to.", loc=("body", "wording"))
+    current = await _all_facts(session, actor, customer_id)
+    for channel, action in _changes(data, current):
+        session.add(
+            MarketingEvent(
+                controller_id=actor.controller_id,
+                customer_id=customer_id,
+                channel=channel,
+                action=action,
+                occurred_at=occurred_at,
+                received_via=data.received_via,
+                source=data.source,
+                wording=data.wording if action is MarketingAction.consent_granted else None,
+                recorded_by_key_id=actor.key_id,
+                recorded_by=actor.name,
+            )
+        )
+    await session.flush()
+    return await state(session=session, actor=actor, customer_id=customer_id)
+
+
+async def state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
+    """The customer's permissions per channel, with the decision for each and the whole history."""
+    await get_customer(session=session, actor=actor, customer_id=customer_id)
+    current = await _all_facts(session, actor, customer_id)
+    history = await session.scalars(
+        select(MarketingEvent)
+        .where(MarketingEvent.controller_id == actor.controller_id, MarketingEvent.customer_id == customer_id)
+        .order_by(col(MarketingEvent.occurred_at), col(MarketingEvent.created_at))
+    )
+    return MarketingState(
+        customer_id=customer_id,
+        objection_since=current[Channel.electronic].objection_since,
+        channels=[
+            ChannelState(
+                channel=channel,
+                prohibited_since=facts.prohibited_since,
+                consent_given_at=facts.consent_since,
+                consent_withdrawn_at=facts.consent_withdrawn_at,
+                opt_out_offered_at=facts.opt_out_offered_at,
+                decision=decide(channel, facts),
+            )
+            for channel, facts in current.items()
+            if channel is not None
+        ],
+        history=[HistoryEntry.model_validate(e, from_attributes=True) for e in history],
+    )
+
+
+# --- campaign lists -------------------------------------------------------------------------------
+
+IDENTIFIER_KEYS = ("customer_id", "external_id", "email", "phone")
+BATCH = 2000
+
+
+@dataclass(slots=True)
+class Line:
+    number: int
+    key: str | None = None
+    value: str | None = None
+    invalid: str | None = None
+
+
+def parse_line(number: int, raw: bytes) -> Line:
+    """One NDJSON line: an object with exactly one identifier."""
+    try:
+        item = loads(raw)
+    except ValueError:
+        return Line(number, invalid="not JSON")
+    if not isinstance(item, dict) or len(item) != 1:
+        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+    ((key, value),) = item.items()
+    if key not in IDENTIFIER_KEYS or not isinstance(value, str) or not value or "\x00" in value:
+        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+    if key == "customer_id":
+        try:
+            value = str(uuid.UUID(value))
+        except ValueError:
+            return Line(number, invalid="customer_id is not a UUID")
+    elif key == "email":
+        value = value.strip().lower()
+    elif key == "phone":
+        try:
+            value = normalise_phone(value) or ""
+        except ValueError:
+            return Line(number, key=key, value=None)  # no customer can have it
+    return Line(number, key=key, value=value)
+
+
+_RESOLVE = {
+    key: text(f"SELECT id, {key}::text AS value FROM customer WHERE controller_id = :c AND {key} = ANY(:v)")  # noqa: S608
+    for key in ("external_id", "email", "phone")
+}
+
+
+async def _resolve(session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
+    wanted: dict[str, set[str]] = {}
+    for line in lines:
+        if line.key is not None and line.value is not None:
+            wanted.setdefault(line.key, set()).add(line.value)
+    found: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for value in wanted.pop("customer_id", ()):
+        found[("customer_id", value)] = [uuid.UUID(value)]
+    for key, values in wanted.items():
+        rows = await session.execute(_RESOLVE[key], {"c": actor.controller_id, "v": list(values)})
+        for row in rows:
+            found.setdefault((key, row.value), []).append(row.id)
+    return found
+
+
+async def check_batch(
+    *, session: AsyncSession, actor: Actor, lines: list[Line], channel: Channel, own_similar_products: bool
+) -> list[dict[str, Any]]:
+    """Answer a batch of campaign lines in their order; several people behind one identifier: all must allow."""
+    matches = await _resolve(session, actor, lines)
+    ids = {cid for group in matches.values() for cid in group}
+    facts = await facts_for(session=session, actor=actor, customer_ids=list(ids), channel=channel)
+    answers = []
+    for line in lines:
+        if line.invalid is not None:
+            answers.append(
+                {"line": line.number, "allowed": False, "reason": "invalid_identifier", "detail": line.invalid}
+            )
+            continue
+        people = matches.get((line.key or "", line.value or ""), [])
+        decisions = [decide(channel, facts.get(cid), own_similar_products=own_similar_products) for cid in people]
+        if not decisions:
+            decisions = [decide(channel, None)]
+        denied = next((d for d in decisions if not d.allowed), None)
+        chosen = denied or decisions[0]
+        answers.append({"line": line.number, "allowed": chosen.allowed, "reason": chosen.reason.value})
+    return answers
