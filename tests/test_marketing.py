@@ -1,0 +1,279 @@
+"""Marketing permissions: every decision rule, the history, the single and the campaign check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.json import loads
+from app.models.api_keys import Role
+from app.models.base import utcnow
+from app.models.customers import Customer
+from app.security import system_actor
+from tests.conftest import Tenant, new_customer
+
+WORDING = "Haluan sähköpostia tarjouksista."
+
+
+def put(client: TestClient, tenant: Tenant, customer_id: object, **body: Any) -> dict[str, Any]:
+    response = client.put(f"/v1/customers/{customer_id}/marketing", json=body, headers=tenant.headers(Role.agent))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def may(client: TestClient, tenant: Tenant, customer_id: object, channel: str, **query: str) -> tuple[bool, str]:
+    response = client.get(
+        f"/v1/customers/{customer_id}/marketing/{channel}", params=query, headers=tenant.headers(Role.integration)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["allowed"], response.json()["reason"]
+
+
+def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, **values: object) -> None:
+    """Set a customer's restriction or erasure mark through the audited path (the request workflow's job)."""
+
+    async def work() -> None:
+        async with app.state.sessionmaker() as session, session.begin():
+            session.info["actor"] = system_actor(tenant.id)
+            customer = await session.get(Customer, (tenant.id, uuid.UUID(str(customer_id))))
+            assert customer is not None
+            for key, value in values.items():
+                setattr(customer, key, value)
+
+    assert client.portal is not None
+    client.portal.call(work)
+
+
+ALL = (
+    "direct_mail",
+    "telemarketing",
+    "electronic",
+    "market_research",
+    "partner_disclosure",
+    "list_publication",
+    "profiling",
+)
+
+
+class TestRules:
+    def test_unknown_person_is_never_allowed(self, client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+        theirs = new_customer(client, other_tenant)
+        for customer_id in (uuid.uuid4(), theirs["id"]):
+            assert may(client, tenant, customer_id, "direct_mail") == (False, "unknown_subject")
+
+    def test_a_prohibition_denies_its_channel_only(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        assert may(client, tenant, c, "direct_mail") == (True, "not_prohibited")
+        put(client, tenant, c, channels={"direct_mail": {"prohibited": True}}, received_via="letter")
+        assert may(client, tenant, c, "direct_mail") == (False, "prohibited")
+        assert may(client, tenant, c, "telemarketing") == (True, "not_prohibited")
+
+    def test_a_prohibition_wins_over_consent(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING)
+        put(client, tenant, c, channels={"electronic": {"prohibited": True}})
+        assert may(client, tenant, c, "electronic") == (False, "prohibited")
+
+    @pytest.mark.parametrize(("mark_as", "reason"), [("restricted_since", "restricted"), ("erased_at", "erased")])
+    def test_restriction_and_erasure_deny_every_channel(
+        self, client: TestClient, app: FastAPI, tenant: Tenant, mark_as: str, reason: str
+    ) -> None:
+        c = new_customer(client, tenant, kind="business")["id"]
+        put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING)
+        mark(client, app, tenant, c, **{mark_as: utcnow()})
+        for channel in ALL:
+            assert may(client, tenant, c, channel) == (False, reason), channel
+
+    def test_an_objection_denies_every_channel_at_once(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, kind="business")["id"]
+        put(client, tenant, c, objection=True, received_via="email")
+        for channel in ALL:
+            assert may(client, tenant, c, channel) == (False, "objection"), channel
+        put(client, tenant, c, objection=False)
+        assert may(client, tenant, c, "direct_mail") == (True, "not_prohibited")
+
+    def test_electronic_to_a_private_person_needs_consent(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        assert may(client, tenant, c, "electronic") == (False, "no_consent")
+        put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING, received_via="web")
+        assert may(client, tenant, c, "electronic") == (True, "consent")
+
+    def test_a_withdrawn_consent_denies_from_the_moment_of_withdrawal(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        week_ago = (utcnow() - dt.timedelta(days=7)).isoformat()
+        yesterday = (utcnow() - dt.timedelta(days=1)).isoformat()
+        put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING, occurred_at=week_ago)
+        put(client, tenant, c, channels={"electronic": {"consent": False}}, occurred_at=yesterday)
+        assert may(client, tenant, c, "electronic") == (False, "consent_withdrawn")
+        state = client.get(f"/v1/customers/{c}/marketing", headers=tenant.headers()).json()
+        electronic = next(s for s in state["channels"] if s["channel"] == "electronic")
+        assert electronic["consent_given_at"] is None
+        assert electronic["consent_withdrawn_at"].startswith(yesterday[:10])
+
+    def test_existing_customer_exception(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        own = {"own_similar_products": "true"}
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")  # not a customer yet
+        client.post(
+            f"/v1/customers/{c}/orders", json={"order_date": "2026-01-01", "total": "9.90"}, headers=tenant.headers()
+        )
+        assert may(client, tenant, c, "electronic", **own) == (True, "existing_customer")
+        assert may(client, tenant, c, "electronic") == (False, "no_consent")  # someone else's products
+        put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
+        assert may(client, tenant, c, "electronic", **own) == (False, "prohibited")
+
+    def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, relationship_start_date="2020-01-01")["id"]
+        assert may(client, tenant, c, "electronic", own_similar_products="true") == (False, "no_consent")
+
+    def test_business_contact_until_prohibited(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
+        assert may(client, tenant, c, "electronic") == (True, "business_contact")
+        put(client, tenant, c, channels={"electronic": {"prohibited": True}})
+        assert may(client, tenant, c, "electronic") == (False, "prohibited")
+
+    def test_partner_disclosure_of_a_private_person_needs_consent(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        assert may(client, tenant, c, "partner_disclosure") == (False, "no_consent")
+        put(client, tenant, c, channels={"partner_disclosure": {"consent": True}}, wording="Saa luovuttaa.")
+        assert may(client, tenant, c, "partner_disclosure") == (True, "consent")
+
+
+class TestRecording:
+    def test_history_is_kept_and_put_repeats_safely(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        body = {"channels": {"telemarketing": {"prohibited": True}}, "received_via": "phone", "source": "call"}
+        first = put(client, tenant, c, **body)
+        again = put(client, tenant, c, **body)
+        assert len(first["history"]) == len(again["history"]) == 1
+        lifted = put(client, tenant, c, channels={"telemarketing": {"prohibited": False}}, received_via="email")
+        assert [h["action"] for h in lifted["history"]] == ["prohibited", "prohibition_lifted"]
+        entry = lifted["history"][0]
+        assert (entry["received_via"], entry["source"], entry["recorded_by"]) == ("phone", "call", "agent tester")
+        assert entry["recorded_by_key_id"] == str(tenant.key_ids[Role.agent])
+
+    def test_consent_keeps_its_wording(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        state = put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING, source="checkout")
+        assert state["history"][0]["wording"] == WORDING
+
+    def test_consent_without_wording_is_refused(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        response = client.put(
+            f"/v1/customers/{c}/marketing",
+            json={"channels": {"electronic": {"consent": True}}},
+            headers=tenant.headers(),
+        )
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "wording"]
+
+    def test_opt_out_offer_is_electronic_only(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        response = client.put(
+            f"/v1/customers/{c}/marketing",
+            json={"channels": {"direct_mail": {"opt_out_offered": True}}},
+            headers=tenant.headers(),
+        )
+        assert response.status_code == 422
+
+    def test_future_and_naive_times_are_refused(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        for when in ((utcnow() + dt.timedelta(days=1)).isoformat(), "2026-01-01T10:00:00"):
+            body = {"channels": {"direct_mail": {"prohibited": True}}, "occurred_at": when}
+            assert client.put(f"/v1/customers/{c}/marketing", json=body, headers=tenant.headers()).status_code == 422
+
+    def test_changes_are_audited(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        put(client, tenant, c, channels={"direct_mail": {"prohibited": True}})
+        audit = client.get(
+            f"/v1/audit?subject_id={c}&entity=marketing_event", headers=tenant.headers(Role.auditor)
+        ).json()["items"]
+        assert [(e["action"], e["changes"]["action"]["new"]) for e in audit] == [("create", "prohibited")]
+
+    def test_other_controllers_customer(self, client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+        theirs = new_customer(client, other_tenant)["id"]
+        url = f"/v1/customers/{theirs}/marketing"
+        assert client.get(url, headers=tenant.headers()).status_code == 404
+        body = {"channels": {"direct_mail": {"prohibited": True}}}
+        assert client.put(url, json=body, headers=tenant.headers()).status_code == 404
+        assert client.put(url, json=body, headers=tenant.headers(Role.auditor)).status_code == 403
+
+
+def campaign(client: TestClient, tenant: Tenant, lines: list[bytes], **query: str) -> list[dict[str, Any]]:
+    response = client.post(
+        "/v1/marketing/check",
+        params=query,
+        content=b"\n".join(lines) + b"\n",
+        headers=tenant.headers(Role.integration, **{"Content-Type": "application/x-ndjson"}),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/x-ndjson"
+    return [loads(line) for line in response.content.splitlines()]
+
+
+class TestCampaignCheck:
+    def test_answers_in_order_for_every_kind_of_identifier(self, client: TestClient, tenant: Tenant) -> None:
+        allowed = new_customer(client, tenant, external_id="shop-9", phone="040 765 4321")
+        denied = new_customer(client, tenant)
+        put(client, tenant, denied["id"], channels={"direct_mail": {"prohibited": True}})
+        lines = [
+            f'{{"customer_id": "{allowed["id"]}"}}'.encode(),
+            f'{{"customer_id": "{denied["id"]}"}}'.encode(),
+            b'{"external_id": "shop-9"}',
+            f'{{"email": "{denied["email"].upper()}"}}'.encode(),
+            b'{"phone": "+358 40 7654321"}',
+            b'{"email": "nobody@example.fi"}',
+            b'{"phone": "not a number"}',
+            b"not json",
+            b'{"email": "a@example.fi", "phone": "040"}',
+            f'{{"customer_id": "{uuid.uuid4()}"}}'.encode(),
+        ]
+        answers = campaign(client, tenant, lines, channel="direct_mail")
+        assert [a["line"] for a in answers] == list(range(1, 11))
+        assert [(a["allowed"], a["reason"]) for a in answers] == [
+            (True, "not_prohibited"),
+            (False, "prohibited"),
+            (True, "not_prohibited"),
+            (False, "prohibited"),
+            (True, "not_prohibited"),
+            (False, "unknown_subject"),
+            (False, "unknown_subject"),
+            (False, "invalid_identifier"),
+            (False, "invalid_identifier"),
+            (False, "unknown_subject"),
+        ]
+
+    def test_one_address_shared_by_several_people(self, client: TestClient, tenant: Tenant) -> None:
+        shared = f"{uuid.uuid4().hex[:8]}@example.fi"
+        new_customer(client, tenant, email=shared)
+        second = new_customer(client, tenant, email=shared)
+        put(client, tenant, second["id"], channels={"market_research": {"prohibited": True}})
+        answer = campaign(client, tenant, [f'{{"email": "{shared}"}}'.encode()], channel="market_research")
+        assert (answer[0]["allowed"], answer[0]["reason"]) == (False, "prohibited")
+
+    def test_more_lines_than_a_batch(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        line = f'{{"customer_id": "{c}"}}'.encode()
+        answers = campaign(client, tenant, [line] * 4500, channel="electronic", own_similar_products="true")
+        assert len(answers) == 4500
+        assert answers[-1] == {"line": 4500, "allowed": False, "reason": "no_consent"}
+
+    def test_other_controllers_people_are_unknown(
+        self, client: TestClient, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        theirs = new_customer(client, other_tenant, external_id="x-1")
+        lines = [f'{{"customer_id": "{theirs["id"]}"}}'.encode(), b'{"external_id": "x-1"}']
+        answers = campaign(client, tenant, lines, channel="direct_mail")
+        assert {a["reason"] for a in answers} == {"unknown_subject"}
+
+    def test_needs_ndjson(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.post(
+            "/v1/marketing/check?channel=direct_mail", json={"customer_id": "x"}, headers=tenant.headers()
+        )
+        assert response.status_code == 415
