@@ -32,6 +32,7 @@ from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.marketing import MarketingEvent
 from app.models.orders import Order
+from app.models.webhooks import Webhook
 
 GENESIS = b"\x00" * 32
 
@@ -51,6 +52,7 @@ AUDITED: dict[type, Audited] = {
     ApiKey: Audited("api_key", lambda _: None, frozenset({"key_hash", "last_used_at"})),
     Controller: Audited("controller", lambda _: None),
     MarketingEvent: Audited("marketing_event", lambda m: m.customer_id),
+    Webhook: Audited("webhook", lambda _: None, frozenset({"secret_encrypted"})),
 }
 
 

@@ -13,7 +13,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
-from app.routers import api_keys, audit, customers, health, marketing, orders
+from app.routers import api_keys, audit, customers, health, marketing, orders, webhooks
 
 DESCRIPTION = """
 Rekisteri keeps a business's customer register and makes the GDPR rights of the people in it real.
@@ -40,6 +40,7 @@ TAGS = [
     },
     {"name": "audit", "description": "The tamper-evident log of every change."},
     {"name": "api-keys", "description": "Personal keys, one role each."},
+    {"name": "webhooks", "description": "Signed event deliveries to the systems that hold copies of the data."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
 ]
 
@@ -71,6 +72,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestMiddleware)
-    for module in (customers, orders, marketing, audit, api_keys, health):
+    for module in (customers, orders, marketing, audit, api_keys, webhooks, health):
         app.include_router(module.router)
     return app

@@ -27,7 +27,9 @@ from app.models.marketing import (
     MarketingUpdate,
     Reason,
 )
+from app.models.webhooks import EventType
 from app.security import Actor
+from app.services import webhooks
 from app.services.customers import get_customer
 from app.validators import normalise_phone
 
@@ -197,7 +199,7 @@ async def update(
     *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: MarketingUpdate
 ) -> MarketingState:
     """Bring the customer's permissions to what `data` says, recording only what changes (so PUT repeats safely)."""
-    await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
+    customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
     now = utcnow()
     occurred_at = data.occurred_at or now
     if occurred_at.tzinfo is None:
@@ -208,7 +210,8 @@ async def update(
         # GDPR Art. 7(1): the controller must be able to show what the person consented to.
         raise Unprocessable("A consent needs the wording the person agreed to.", loc=("body", "wording"))
     current = await _all_facts(session, actor, customer_id)
-    for channel, action in _changes(data, current):
+    changes = list(_changes(data, current))
+    for channel, action in changes:
         session.add(
             MarketingEvent(
                 controller_id=actor.controller_id,
@@ -224,7 +227,24 @@ async def update(
             )
         )
     await session.flush()
-    return await state(session=session, actor=actor, customer_id=customer_id)
+    result = await state(session=session, actor=actor, customer_id=customer_id)
+    if changes:
+        # Systems that keep their own mailing lists must apply the change too.
+        await webhooks.enqueue(
+            session=session,
+            actor=actor,
+            event_type=EventType.marketing_changed,
+            subject_id=customer_id,
+            data={
+                "customer_id": str(customer_id),
+                "external_id": customer.external_id,
+                "decisions": {
+                    s.channel.value: {"allowed": s.decision.allowed, "reason": s.decision.reason.value}
+                    for s in result.channels
+                },
+            },
+        )
+    return result
 
 
 async def state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:

@@ -1,0 +1,191 @@
+"""Webhooks: subscribe, enqueue events in the changing transaction, deliver them signed (Standard Webhooks)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from app.audit import default_keyring
+from app.errors import NotFound
+from app.json import dumps
+from app.models.base import utcnow
+from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
+from app.security import Actor
+
+MAX_ATTEMPTS = 8
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header value: v1,base64(HMAC-SHA256(key, "id.timestamp.body"))."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) -> tuple[Webhook, str]:
+    """Subscribe a URL; return the subscription and its signing secret."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    webhook_id = uuid.uuid4()
+    webhook = Webhook(
+        controller_id=actor.controller_id,
+        id=webhook_id,
+        url=str(data.url),
+        events=[e.value for e in data.events],
+        description=data.description,
+        secret_encrypted=default_keyring().wrap(actor.controller_id, webhook_id, secret.encode()),
+    )
+    session.add(webhook)
+    await session.flush()
+    return webhook, secret
+
+
+async def list_webhooks(*, session: AsyncSession, actor: Actor, after: uuid.UUID | None, limit: int) -> list[Webhook]:
+    """The controller's live subscriptions."""
+    query = select(Webhook).where(Webhook.controller_id == actor.controller_id, col(Webhook.deleted_at).is_(None))
+    if after is not None:
+        query = query.where(Webhook.id > after)
+    return list(await session.scalars(query.order_by(col(Webhook.id)).limit(limit)))
+
+
+async def get_webhook(*, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) -> Webhook:
+    """One live subscription."""
+    webhook = await session.scalar(
+        select(Webhook).where(
+            Webhook.controller_id == actor.controller_id,
+            Webhook.id == webhook_id,
+            col(Webhook.deleted_at).is_(None),
+        )
+    )
+    if webhook is None:
+        raise NotFound("No such webhook.")
+    return webhook
+
+
+async def delete(*, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) -> None:
+    """Stop a subscription; its delivery history stays readable."""
+    webhook = await get_webhook(session=session, actor=actor, webhook_id=webhook_id)
+    webhook.deleted_at = utcnow()
+    await session.flush()
+
+
+async def deliveries(
+    *, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID, after: uuid.UUID | None, limit: int
+) -> list[tuple[WebhookDelivery, str]]:
+    """A subscription's deliveries, newest first, with the event type of each."""
+    await get_webhook(session=session, actor=actor, webhook_id=webhook_id)
+    query = (
+        select(WebhookDelivery, WebhookEvent.type)
+        .join(
+            WebhookEvent,
+            (col(WebhookEvent.controller_id) == col(WebhookDelivery.controller_id))
+            & (col(WebhookEvent.id) == col(WebhookDelivery.event_id)),
+        )
+        .where(WebhookDelivery.controller_id == actor.controller_id, WebhookDelivery.webhook_id == webhook_id)
+    )
+    if after is not None:
+        query = query.where(WebhookDelivery.id < after)
+    rows = await session.execute(query.order_by(col(WebhookDelivery.id).desc()).limit(limit))
+    return [(delivery, event_type) for delivery, event_type in rows]
+
+
+async def enqueue(
+    *, session: AsyncSession, actor: Actor, event_type: EventType, subject_id: uuid.UUID | None, data: dict[str, Any]
+) -> None:
+    """Put an event in the outbox and queue one delivery per subscriber, all in the caller's transaction."""
+    event = WebhookEvent(
+        controller_id=actor.controller_id,
+        type=event_type.value,
+        subject_id=subject_id,
+        payload={"type": event_type.value, "timestamp": utcnow().isoformat(), "data": data},
+    )
+    session.add(event)
+    hooks = await session.scalars(
+        select(Webhook.id).where(
+            Webhook.controller_id == actor.controller_id,
+            col(Webhook.deleted_at).is_(None),
+            text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(type=event_type.value),
+        )
+    )
+    deliveries = [
+        WebhookDelivery(controller_id=actor.controller_id, webhook_id=hook_id, event_id=event.id) for hook_id in hooks
+    ]
+    session.add_all(deliveries)
+    await session.flush()
+    if deliveries:
+        # The job rows commit with the change or not at all: no event is lost, none sent for a rollback.
+        await session.execute(
+            text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
+                "SELECT 'webhooks', 'deliver', d, jsonb_build_object('delivery_id', d, 'controller_id', :c) "
+                "FROM unnest(CAST(:ids AS text[])) AS d"
+            ),
+            {"ids": [str(d.id) for d in deliveries], "c": str(actor.controller_id)},
+        )
+
+
+class DeliveryFailed(Exception):
+    """The subscriber did not take the event; the queue retries with backoff."""
+
+
+async def deliver(
+    maker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *, delivery_id: str, controller_id: str
+) -> None:
+    """Send one delivery; record the attempt; raise DeliveryFailed to be retried."""
+    async with maker() as session, session.begin():
+        delivery = await session.scalar(
+            select(WebhookDelivery)
+            .where(
+                WebhookDelivery.controller_id == uuid.UUID(controller_id), WebhookDelivery.id == uuid.UUID(delivery_id)
+            )
+            .with_for_update(skip_locked=True)
+        )
+        if delivery is None or delivery.status is not DeliveryStatus.pending:
+            return  # another worker has it, or it is settled: deliver once
+        webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
+        event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
+        assert webhook is not None
+        assert event is not None
+        if webhook.deleted_at is not None:
+            delivery.status = DeliveryStatus.cancelled
+            return
+        secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
+        body = dumps(event.payload)
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": str(event.id),
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, str(event.id), timestamp, body),
+        }
+        started = time.perf_counter()
+        status_code, error = None, None
+        try:
+            response = await client.post(webhook.url, content=body, headers=headers)
+            status_code = response.status_code
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        attempt = {
+            "at": utcnow().isoformat(),
+            "status_code": status_code,
+            "error": error,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        delivery.attempts = [*delivery.attempts, attempt]
+        ok = status_code is not None and 200 <= status_code < 300
+        if ok:
+            delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
+        elif len(delivery.attempts) >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.failed
+    if not ok and len(delivery.attempts) < MAX_ATTEMPTS:
+        raise DeliveryFailed(f"attempt {len(delivery.attempts)} got {status_code or error}")

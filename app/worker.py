@@ -1,0 +1,56 @@
+"""Background work on procrastinate (a PostgreSQL job queue): webhook delivery, with retries and backoff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import libpq_url, make_engine, make_sessionmaker
+from app.services import webhooks
+
+QUEUE = "webhooks"
+
+
+@dataclass
+class Resources:
+    """What the tasks share while a worker runs."""
+
+    maker: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient
+
+
+def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
+    """The job queue on the service's database, with its tasks (which use `resources[0]`)."""
+    queue = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url)))
+
+    @queue.task(
+        name="deliver",
+        queue=QUEUE,
+        retry=procrastinate.RetryStrategy(
+            max_attempts=webhooks.MAX_ATTEMPTS, exponential_wait=2, retry_exceptions={webhooks.DeliveryFailed}
+        ),
+    )
+    async def deliver(delivery_id: str, controller_id: str) -> None:
+        shared = resources[0]
+        await webhooks.deliver(shared.maker, shared.client, delivery_id=delivery_id, controller_id=controller_id)
+
+    return queue
+
+
+async def run(database_url: str, *, wait: bool = True) -> None:
+    """Work the queue: until stopped, or (wait=False) until no job is due."""
+    engine = make_engine(database_url, pool_size=4, max_overflow=0)
+    resources: list[Resources] = []
+    queue = build(database_url, resources)
+    async with httpx.AsyncClient(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
+        resources.append(Resources(make_sessionmaker(engine), client))
+        try:
+            async with queue.open_async():
+                await queue.run_worker_async(
+                    queues=[QUEUE], wait=wait, install_signal_handlers=False, delete_jobs="successful", concurrency=4
+                )
+        finally:
+            await engine.dispose()
