@@ -26,7 +26,7 @@ run: install  ## migrate, create the default controller, serve http://127.0.0.1:
 	  echo "controller $$id ($(PROFILE))" && \
 	  echo "create your first admin key (in another terminal):" && \
 	  echo "  $(BIN)/rekisteri keys create --controller $$id --name 'Your Name' --role admin"
-	$(BIN)/rekisteri serve
+	$(BIN)/rekisteri serve --with-worker
 
 test: install-dev  ## the whole suite (embedded PostgreSQL unless REKISTERI_TEST_DATABASE_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -93,6 +94,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the background worker in this process (one machine).")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (Swagger UI at /docs)."""
     import uvicorn
@@ -100,6 +104,8 @@ def serve(
     url = _database_url()
     if get_settings().migrate_on_start:
         upgrade_database(url)
+    if with_worker:
+        os.environ["REKISTERI_WORKER_IN_PROCESS"] = "true"
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the embedded
     # PostgreSQL stop with us (its stop runs at interpreter exit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -114,6 +120,20 @@ def serve(
         log_config=None,
         proxy_headers=True,
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the background worker (webhook delivery) until stopped; run as many as you like."""
+    from app.logging import configure
+    from app.worker import run
+
+    configure(get_settings().log_level)
+    url = _database_url()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    typer.echo("worker started")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(url))
 
 
 def _profile(path: Path) -> ControllerProfile:

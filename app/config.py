@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     master_key: SecretStr | None = None
     migrate_on_start: bool = False
+    worker_in_process: bool = Field(
+        default=False, description="Run the background worker inside the API process (one-machine set-ups)."
+    )
     log_level: str = "INFO"
     app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,7 @@ from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
 from app.routers import api_keys, audit, customers, health, marketing, orders, webhooks
+from app.worker import run as run_worker
 
 DESCRIPTION = """
 Rekisteri keeps a business's customer register and makes the GDPR rights of the people in it real.
@@ -57,9 +60,16 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.sessionmaker = make_sessionmaker(engine)
         async with app.state.sessionmaker() as session:
             await session.run_sync(check_master_key)
+        worker = None
+        if settings.worker_in_process:
+            worker = asyncio.create_task(run_worker(database_url or resolve_database_url(settings)))
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await engine.dispose()
 
     app = FastAPI(

@@ -62,8 +62,8 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
             )
         )
     )(new_customer(c, t)["id"]),
-    ("POST", "/v1/webhooks"): lambda c, t: lambda c, t: c.post(
-        "/v1/webhooks", json={"url": "https://shop.example.fi/hooks"}, headers=t.headers()
+    ("POST", "/v1/webhooks"): lambda c, t: (
+        lambda c, t: c.post("/v1/webhooks", json={"url": "https://shop.example.fi/hooks"}, headers=t.headers())
     ),
     ("DELETE", "/v1/webhooks/{webhook_id}"): lambda c, t: (
         lambda wid: lambda c, t: c.delete(f"/v1/webhooks/{wid}", headers=t.headers())

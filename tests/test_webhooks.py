@@ -1,0 +1,182 @@
+"""Webhooks: subscriptions, signed delivery by the worker to a real receiver, retries, exactly once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import worker
+from app.json import loads
+from app.models.api_keys import Role
+from tests.conftest import Tenant, new_customer
+
+
+class Receiver:
+    """An HTTP endpoint on 127.0.0.1 that records what it gets and answers with the statuses it is given."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """Check a Standard Webhooks signature as a receiver would."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(f"v1,{expected}", part) for part in headers["webhook-signature"].split())
+
+
+def work_the_queue(client: TestClient, database_url: str) -> None:
+    assert client.portal is not None
+    client.portal.call(lambda: worker.run(database_url, wait=False))
+
+
+def subscribe(client: TestClient, tenant: Tenant, url: str, **extra: object) -> dict[str, Any]:
+    response = client.post("/v1/webhooks", json={"url": url, **extra}, headers=tenant.headers())
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def prohibit(client: TestClient, tenant: Tenant, customer_id: object, channel: str = "direct_mail") -> None:
+    response = client.put(
+        f"/v1/customers/{customer_id}/marketing",
+        json={"channels": {channel: {"prohibited": True}}},
+        headers=tenant.headers(Role.integration),
+    )
+    assert response.status_code == 200, response.text
+
+
+class TestSubscriptions:
+    def test_admins_only_and_secret_once(self, client: TestClient, tenant: Tenant) -> None:
+        body = {"url": "https://shop.example.fi/hooks"}
+        assert client.post("/v1/webhooks", json=body, headers=tenant.headers(Role.integration)).status_code == 403
+        created = subscribe(client, tenant, body["url"])
+        assert created["secret"].startswith("whsec_")
+        listed = client.get("/v1/webhooks", headers=tenant.headers()).text
+        assert created["id"] in listed
+        assert created["secret"] not in listed
+
+    def test_bad_urls(self, client: TestClient, tenant: Tenant) -> None:
+        for url in ("not a url", "ftp://example.fi/x"):
+            assert client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers()).status_code == 422
+
+    def test_unsubscribe(self, client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+        created = subscribe(client, tenant, "https://shop.example.fi/hooks")
+        assert client.delete(f"/v1/webhooks/{created['id']}", headers=other_tenant.headers()).status_code == 404
+        assert client.delete(f"/v1/webhooks/{created['id']}", headers=tenant.headers()).status_code == 204
+        assert client.get("/v1/webhooks", headers=tenant.headers()).json()["items"] == []
+
+
+class TestDelivery:
+    def test_signed_delivery_after_commit(
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        hook = subscribe(client, tenant, receiver.url)
+        customer = new_customer(client, tenant, external_id="shop-77")
+        prohibit(client, tenant, customer["id"])
+        assert receiver.received == []  # nothing is sent from inside the request
+        work_the_queue(client, database_url)
+        assert len(receiver.received) == 1
+        headers, body = receiver.received[0]
+        assert verify(hook["secret"], headers, body)
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+        event = loads(body)
+        assert event["type"] == "marketing.changed"
+        assert event["data"]["customer_id"] == customer["id"]
+        assert event["data"]["external_id"] == "shop-77"
+        assert event["data"]["decisions"]["direct_mail"] == {"allowed": False, "reason": "prohibited"}
+        deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
+        assert [(d["status"], len(d["attempts"])) for d in deliveries] == [("delivered", 1)]
+        assert deliveries[0]["attempts"][0]["status_code"] == 204
+        # A tampered body fails the check a receiver makes.
+        assert not verify(hook["secret"], headers, body.replace(b"prohibited", b"consent"))
+
+    def test_no_change_no_event(
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        hook = subscribe(client, tenant, receiver.url)
+        customer = new_customer(client, tenant)
+        prohibit(client, tenant, customer["id"])
+        prohibit(client, tenant, customer["id"])  # already so: nothing recorded, nothing sent
+        work_the_queue(client, database_url)
+        work_the_queue(client, database_url)
+        assert len(receiver.received) == 1
+        deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
+        assert len(deliveries) == 1
+
+    def test_retried_with_backoff_until_taken(
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        hook = subscribe(client, tenant, receiver.url)
+        receiver.statuses = [503]
+        prohibit(client, tenant, new_customer(client, tenant)["id"])
+        work_the_queue(client, database_url)
+        deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
+        assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [("pending", [503])]
+        time.sleep(2.5)  # the first retry waits 2 s
+        work_the_queue(client, database_url)
+        deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
+        assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [
+            ("delivered", [503, 204])
+        ]
+        ids = {headers["webhook-id"] for headers, _ in receiver.received}
+        assert len(ids) == 1  # the same id on the retry, so the receiver can deduplicate
+
+    def test_only_subscribed_types_and_own_controller(
+        self, client: TestClient, tenant: Tenant, other_tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        subscribe(client, other_tenant, receiver.url)
+        prohibit(client, tenant, new_customer(client, tenant)["id"])
+        work_the_queue(client, database_url)
+        assert receiver.received == []
+
+    def test_a_rolled_back_change_sends_nothing(
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        subscribe(client, tenant, receiver.url)
+        customer = new_customer(client, tenant)
+        response = client.put(
+            f"/v1/customers/{customer['id']}/marketing",
+            json={"channels": {"electronic": {"consent": True}}},  # no wording: refused, rolled back
+            headers=tenant.headers(),
+        )
+        assert response.status_code == 422
+        work_the_queue(client, database_url)
+        assert receiver.received == []
+
+    def test_unknown_webhook_deliveries(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.get(f"/v1/webhooks/{uuid.uuid4()}/deliveries", headers=tenant.headers())
+        assert response.status_code == 404
