@@ -127,7 +127,8 @@ async def enqueue(
         await session.execute(
             text(
                 "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
-                "SELECT 'webhooks', 'deliver', d, jsonb_build_object('delivery_id', d, 'controller_id', CAST(:c AS text)) "
+                "SELECT 'webhooks', 'deliver', d, "
+                "jsonb_build_object('delivery_id', d, 'controller_id', CAST(:c AS text)) "
                 "FROM unnest(CAST(:ids AS text[])) AS d"
             ),
             {"ids": [str(d.id) for d in deliveries], "c": str(actor.controller_id)},
