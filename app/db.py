@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -65,21 +65,27 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded((settings.data_dir / "pg").resolve())
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine the service uses."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+def make_engine(url: str, *, app_role: str | None = None, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine; with `app_role`, every connection drops to it so row-level security applies."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 10}
     options.update(kwargs)
-    return create_async_engine(normalise_url(url), **options)
+    engine = create_async_engine(normalise_url(url), **options)
+    if app_role is not None:
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _drop_to_app_role(dbapi_connection: Any, _: Any) -> None:
+            # Once per connection, not per request: the role outlives transactions, and the pool's reset
+            # (a rollback) keeps it. The table owner would bypass row-level security.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f'SET ROLE "{app_role}"')
+            dbapi_connection.commit()
+
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit, for building the response."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-
-
-async def enter_app_role(session: AsyncSession, role: str) -> None:
-    """Drop to the application role so row-level security applies for the rest of the transaction."""
-    await session.execute(text("SELECT set_config('role', :role, true)"), {"role": role})
 
 
 async def set_tenant(session: AsyncSession, controller_id: str) -> None:
@@ -92,7 +98,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session, session.begin():
         session.info["request_id"] = getattr(request.state, "request_id", None)
-        await enter_app_role(session, request.app.state.settings.app_db_role)
         yield session
 
 
@@ -101,7 +106,6 @@ async def tenant_session(request: Request, controller_id: str) -> AsyncIterator[
     """A transaction of its own, for work that outlives the handler (a streamed answer)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session, session.begin():
-        await enter_app_role(session, request.app.state.settings.app_db_role)
         await set_tenant(session, controller_id)
         yield session
 

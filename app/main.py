@@ -55,14 +55,19 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url or resolve_database_url(settings))
+        url = database_url or resolve_database_url(settings)
+        owner = make_engine(url, pool_size=1, max_overflow=0)
+        try:
+            async with make_sessionmaker(owner)() as session:
+                await session.run_sync(check_master_key)
+        finally:
+            await owner.dispose()
+        engine = make_engine(url, app_role=settings.app_db_role)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        async with app.state.sessionmaker() as session:
-            await session.run_sync(check_master_key)
         worker = None
         if settings.worker_in_process:
-            worker = asyncio.create_task(run_worker(database_url or resolve_database_url(settings)))
+            worker = asyncio.create_task(run_worker(url))
         try:
             yield
         finally:

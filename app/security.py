@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
-from app.db import Session, set_tenant
+from app.db import Session
 from app.errors import Forbidden, Unauthorized
 from app.models.api_keys import Role
 
@@ -56,16 +56,20 @@ async def authenticate(
         raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
     # The lookup goes through a SECURITY DEFINER function: the application role cannot read api_key
     # rows of a controller before it knows which controller it acts for.
+    # One round trip: find the key and scope the transaction to its controller.
     row = (
         await session.execute(
-            text("SELECT id, controller_id, name, role FROM rekisteri_authenticate(:h)"),
+            text(
+                "SELECT a.id, a.controller_id, a.name, a.role, "
+                "set_config('rekisteri.controller_id', a.controller_id::text, true) "
+                "FROM rekisteri_authenticate(:h) a"
+            ),
             {"h": hash_key(credentials.credentials)},
         )
     ).one_or_none()
     if row is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role)
-    await set_tenant(session, str(actor.controller_id))
     session.info["actor"] = actor
     request.state.key_id = str(actor.key_id)
     return actor

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from app.cli import upgrade_database  # noqa: E402
 from app.config import ControllerProfile, get_settings  # noqa: E402
-from app.db import ensure_database, libpq_url, normalise_url, start_embedded  # noqa: E402
+from app.db import ensure_database, libpq_url, make_engine, make_sessionmaker, normalise_url, start_embedded  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models.api_keys import ApiKeyCreate, Role  # noqa: E402
 from app.security import system_actor  # noqa: E402
@@ -65,7 +65,10 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str) -> FastAPI:
-    return create_app(get_settings(), database_url=database_url)
+    app = create_app(get_settings(), database_url=database_url)
+    # Set-up and white-box tests work as the database owner, as the CLI does (no row-level security).
+    app.state.owner_sessionmaker = make_sessionmaker(make_engine(database_url, pool_size=2, max_overflow=2))
+    return app
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +105,7 @@ def make_tenant(client: TestClient, app: FastAPI) -> Tenant:
     tenant = Tenant(id=controller_id, slug=profile.slug)
 
     async def work() -> None:
-        async with app.state.sessionmaker() as session, session.begin():
+        async with app.state.owner_sessionmaker() as session, session.begin():
             actor = system_actor(controller_id, "test set-up")
             session.info["actor"] = actor
             await create_controller(session=session, profile=profile, controller_id=controller_id)

@@ -177,7 +177,7 @@ class TestNoBypass:
         created = new_customer(client, tenant)
 
         async def work() -> None:
-            async with app.state.sessionmaker() as session, session.begin():
+            async with app.state.owner_sessionmaker() as session, session.begin():
                 session.info["actor"] = system_actor(tenant.id)
                 await session.execute(update(Customer).where(Customer.id == created["id"]).values(city="X"))
 
@@ -202,7 +202,7 @@ class TestNoBypass:
         created = new_customer(client, tenant)
 
         async def work() -> None:
-            async with app.state.sessionmaker() as session, session.begin():
+            async with app.state.owner_sessionmaker() as session, session.begin():
                 session.info["actor"] = system_actor(tenant.id)
                 await session.execute(text("UPDATE customer SET city = 'X' WHERE id = :id"), {"id": created["id"]})
 
@@ -253,7 +253,7 @@ class TestNoRideAlong:
         created = new_customer(client, tenant)
 
         async def work() -> None:
-            async with app.state.sessionmaker() as session, session.begin():
+            async with app.state.owner_sessionmaker() as session, session.begin():
                 session.info["actor"] = system_actor(tenant.id)
                 customer = await session.get(Customer, (tenant.id, uuid.UUID(str(created["id"]))))
                 assert customer is not None

@@ -38,7 +38,7 @@ def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, 
     """Set a customer's restriction or erasure mark through the audited path (the request workflow's job)."""
 
     async def work() -> None:
-        async with app.state.sessionmaker() as session, session.begin():
+        async with app.state.owner_sessionmaker() as session, session.begin():
             session.info["actor"] = system_actor(tenant.id)
             customer = await session.get(Customer, (tenant.id, uuid.UUID(str(customer_id))))
             assert customer is not None
@@ -214,6 +214,7 @@ def campaign(client: TestClient, tenant: Tenant, lines: list[bytes], **query: st
     )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-ndjson"
+    assert "content-length" not in response.headers  # streamed: the length is not known up front
     return [loads(line) for line in response.content.splitlines()]
 
 

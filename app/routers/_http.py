@@ -48,6 +48,8 @@ class DuplexStream(Response):
 
     def __init__(self, chunks: AsyncIterator[bytes], media_type: str) -> None:
         super().__init__(media_type=media_type)
+        # The length is unknown until the end: sent chunked, so no Content-Length (the base class sets 0).
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.chunks = chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
