@@ -67,7 +67,8 @@ def resolve_database_url(settings: Settings) -> str:
 
 def make_engine(url: str, *, app_role: str | None = None, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; with `app_role`, every connection drops to it so row-level security applies."""
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 10}
+    # No pre-ping: a dead connection fails its request with a 503 (Retry-After), and is then replaced.
+    options: dict[str, Any] = {"pool_size": 20, "max_overflow": 10, "pool_recycle": 1800}
     options.update(kwargs)
     engine = create_async_engine(normalise_url(url), **options)
     if app_role is not None:

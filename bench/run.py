@@ -220,7 +220,7 @@ def _bulk(port: int, pid: int, key: str, url: str, controller_id: str, ids: list
     answered = 0
     started = time.perf_counter()
     with (
-        httpx.Client(timeout=None) as client,
+        httpx.Client(timeout=600) as client,
         client.stream(
             "POST",
             f"http://127.0.0.1:{port}/v1/marketing/check?channel=electronic",
