@@ -29,9 +29,8 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
     @queue.task(
         name="deliver",
         queue=QUEUE,
-        retry=procrastinate.RetryStrategy(
-            max_attempts=webhooks.MAX_ATTEMPTS, exponential_wait=2, retry_exceptions={webhooks.DeliveryFailed}
-        ),
+        # Every failure is retried (a database hiccup as much as a refusing receiver), waiting 4**n seconds.
+        retry=procrastinate.RetryStrategy(max_attempts=webhooks.MAX_ATTEMPTS - 1, exponential_wait=4),
     )
     async def deliver(delivery_id: str, controller_id: str) -> None:
         shared = resources[0]

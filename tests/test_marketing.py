@@ -128,6 +128,35 @@ class TestRules:
         put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
         assert may(client, tenant, c, "electronic", **own) == (False, "prohibited")
 
+    def test_what_was_recorded_last_holds_whatever_date_it_bears(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        soon = (utcnow() + dt.timedelta(seconds=30)).isoformat()  # within the allowed clock skew
+        put(client, tenant, c, channels={"electronic": {"consent": True}}, wording=WORDING, occurred_at=soon)
+        put(client, tenant, c, channels={"electronic": {"consent": False}})
+        assert may(client, tenant, c, "electronic") == (False, "consent_withdrawn")
+        # A letter dated before the lifting, arriving after it, prohibits again.
+        put(client, tenant, c, channels={"direct_mail": {"prohibited": True}}, occurred_at="2026-10-01T00:00:00Z")
+        put(client, tenant, c, channels={"direct_mail": {"prohibited": False}})
+        put(client, tenant, c, channels={"direct_mail": {"prohibited": True}}, occurred_at="2026-10-15T00:00:00Z")
+        assert may(client, tenant, c, "direct_mail") == (False, "prohibited")
+        history = put(client, tenant, c, channels={"direct_mail": {"prohibited": True}})["history"]
+        assert len(history) == 5  # the repeat recorded nothing
+
+    def test_an_ended_or_future_relationship_is_not_existing(self, client: TestClient, tenant: Tenant) -> None:
+        own = {"own_similar_products": "true"}
+        ended = new_customer(client, tenant, relationship_start_date="2010-01-01", relationship_end_date="2012-01-01")[
+            "id"
+        ]
+        client.post(
+            f"/v1/customers/{ended}/orders",
+            json={"order_date": "2011-01-01", "total": "1.00"},
+            headers=tenant.headers(),
+        )
+        future = new_customer(client, tenant, relationship_start_date="2999-01-01")["id"]
+        for c in (ended, future):
+            put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+            assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")
+
     def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
         c = new_customer(client, tenant, relationship_start_date="2020-01-01")["id"]
         assert may(client, tenant, c, "electronic", own_similar_products="true") == (False, "no_consent")
@@ -272,6 +301,18 @@ class TestCampaignCheck:
         lines = [f'{{"customer_id": "{theirs["id"]}"}}'.encode(), b'{"external_id": "x-1"}']
         answers = campaign(client, tenant, lines, channel="direct_mail")
         assert {a["reason"] for a in answers} == {"unknown_subject"}
+
+    def test_line_numbers_are_the_inputs_and_long_lines_are_refused(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        line = f'{{"customer_id": "{c}"}}'.encode()
+        answers = campaign(
+            client, tenant, [line, b"", b'{"email": "' + b"x" * 5000 + b'"}', line], channel="direct_mail"
+        )
+        assert [(a["line"], a["reason"]) for a in answers] == [
+            (1, "not_prohibited"),
+            (3, "invalid_identifier"),
+            (4, "not_prohibited"),
+        ]
 
     def test_needs_ndjson(self, client: TestClient, tenant: Tenant) -> None:
         response = client.post(

@@ -13,11 +13,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import worker
 from app.json import loads
 from app.models.api_keys import Role
+from app.models.marketing import MarketingUpdate
+from app.security import Actor
+from app.services import marketing
 from tests.conftest import Tenant, new_customer
 
 
@@ -79,6 +83,14 @@ def prohibit(client: TestClient, tenant: Tenant, customer_id: object, channel: s
     assert response.status_code == 200, response.text
 
 
+def test_signature_matches_the_standard_webhooks_test_vector() -> None:
+    from app.services.webhooks import sign
+
+    body = b'{"test": 2432232314}'
+    signature = sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
 class TestSubscriptions:
     def test_admins_only_and_secret_once(self, client: TestClient, tenant: Tenant) -> None:
         body = {"url": "https://shop.example.fi/hooks"}
@@ -98,6 +110,9 @@ class TestSubscriptions:
         assert client.delete(f"/v1/webhooks/{created['id']}", headers=other_tenant.headers()).status_code == 404
         assert client.delete(f"/v1/webhooks/{created['id']}", headers=tenant.headers()).status_code == 204
         assert client.get("/v1/webhooks", headers=tenant.headers()).json()["items"] == []
+        # The delivery history stays readable.
+        history = client.get(f"/v1/webhooks/{created['id']}/deliveries", headers=tenant.headers())
+        assert history.status_code == 200
 
 
 class TestDelivery:
@@ -146,7 +161,7 @@ class TestDelivery:
         work_the_queue(client, database_url)
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [("pending", [503])]
-        time.sleep(2.5)  # the first retry waits 2 s
+        time.sleep(4.5)  # the first retry waits 4 s
         work_the_queue(client, database_url)
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [
@@ -155,7 +170,7 @@ class TestDelivery:
         ids = {headers["webhook-id"] for headers, _ in receiver.received}
         assert len(ids) == 1  # the same id on the retry, so the receiver can deduplicate
 
-    def test_only_subscribed_types_and_own_controller(
+    def test_other_controllers_subscribers_get_nothing(
         self, client: TestClient, tenant: Tenant, other_tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
         subscribe(client, other_tenant, receiver.url)
@@ -164,18 +179,48 @@ class TestDelivery:
         assert receiver.received == []
 
     def test_a_rolled_back_change_sends_nothing(
+        self, client: TestClient, app: FastAPI, tenant: Tenant, receiver: Receiver, database_url: str
+    ) -> None:
+        hook = subscribe(client, tenant, receiver.url)
+        customer = new_customer(client, tenant)
+        actor = Actor(controller_id=tenant.id, key_id=None, name="test", role="admin")
+
+        async def change_then_fail() -> None:
+            async with app.state.owner_sessionmaker() as session, session.begin():
+                session.info["actor"] = actor
+                await marketing.update(
+                    session=session,
+                    actor=actor,
+                    customer_id=uuid.UUID(str(customer["id"])),
+                    data=MarketingUpdate.model_validate({"channels": {"direct_mail": {"prohibited": True}}}),
+                )
+                raise RuntimeError("the request failed after the change was made")
+
+        assert client.portal is not None
+        with pytest.raises(RuntimeError, match="failed after"):
+            client.portal.call(change_then_fail)
+        work_the_queue(client, database_url)
+        assert receiver.received == []
+        assert client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"] == []
+
+    def test_a_persons_events_arrive_in_order(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
         subscribe(client, tenant, receiver.url)
-        customer = new_customer(client, tenant)
-        response = client.put(
-            f"/v1/customers/{customer['id']}/marketing",
-            json={"channels": {"electronic": {"consent": True}}},  # no wording: refused, rolled back
-            headers=tenant.headers(),
-        )
-        assert response.status_code == 422
+        customer = new_customer(client, tenant)["id"]
+        receiver.statuses = [503]
+        url = f"/v1/customers/{customer}/marketing"
+        consent = {"channels": {"electronic": {"consent": True}}, "wording": "Kyllä."}
+        assert client.put(url, json=consent, headers=tenant.headers()).status_code == 200
+        withdraw = {"channels": {"electronic": {"consent": False}}}
+        assert client.put(url, json=withdraw, headers=tenant.headers()).status_code == 200
         work_the_queue(client, database_url)
-        assert receiver.received == []
+        assert len(receiver.received) == 1  # the consent was refused; the withdrawal waits behind its retry
+        time.sleep(4.5)
+        work_the_queue(client, database_url)
+        work_the_queue(client, database_url)
+        allowed = [loads(body)["data"]["decisions"]["electronic"]["allowed"] for _, body in receiver.received]
+        assert allowed == [True, True, False]
 
     def test_unknown_webhook_deliveries(self, client: TestClient, tenant: Tenant) -> None:
         response = client.get(f"/v1/webhooks/{uuid.uuid4()}/deliveries", headers=tenant.headers())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Session, tenant_session
 from app.errors import UnsupportedMediaType, problem_responses
@@ -81,25 +81,42 @@ async def check_one(
     )
 
 
-async def _lines(request: Request) -> AsyncIterator[bytes]:
-    pending = b""
+MAX_LINE = 4096  # bytes; no identifier is longer, and a runaway line must not grow without bound
+SPOOL_IN_MEMORY = 1 << 20  # bytes of the list kept in memory; the rest waits on disk
+
+
+async def _spool(request: Request) -> IO[bytes]:
+    """Take the whole list first, in constant memory: most HTTP clients read no answer until they have sent
+    their body, so answering while still reading would stall both ends once the socket buffers fill."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by the caller)
     async for chunk in request.stream():
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line
-    if pending:
-        yield pending
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def _lines(spool: IO[bytes]) -> Iterator[bytes | None]:
+    """The list's lines; None stands for a line longer than MAX_LINE (its bytes are skipped, not kept)."""
+    while line := spool.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := spool.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line.rstrip(b"\r\n")
 
 
 @router.post(
     "/v1/marketing/check",
     summary="Check a campaign list",
     description='Send NDJSON, one identifier a line (`{"customer_id": …}`, `{"external_id": …}`, '
-    '`{"email": …}` or `{"phone": …}`); the answer is NDJSON in the same order, one line per input line: '
-    '`{"line": n, "allowed": …, "reason": …}`. Both directions stream, so a list of a million takes '
-    "constant memory. An identifier matching nobody is `unknown_subject` (never allowed by default); one "
-    "matching several people is allowed only if all of them allow it.",
+    '`{"email": …}` or `{"phone": …}`); the answer is NDJSON in the same order, one line per non-blank input '
+    'line: `{"line": n, "allowed": …, "reason": …}` where `n` is the line\'s number in your input. The '
+    "list is taken whole (past 1 MiB it waits on disk) while the answer streams, so a million identifiers take "
+    "constant memory and any HTTP client works. A line over 4096 bytes is answered "
+    '`invalid_identifier`. If the check fails midway, the last line is `{"error": …}`. An identifier '
+    "matching nobody is `unknown_subject` (never allowed by default); one matching several people is allowed "
+    "only if all of them allow it.",
     responses={
         200: {"content": {NDJSON: {"example": '{"line": 1, "allowed": true, "reason": "consent"}\n'}}},
         **problem_responses(401, 403, 415, 422),
@@ -119,30 +136,34 @@ async def check_many(
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != NDJSON:
         raise UnsupportedMediaType("Send the list as application/x-ndjson, one identifier a line.")
 
+    spool = await _spool(request)
+
     async def answers() -> AsyncIterator[bytes]:
         try:
-            async with tenant_session(request, str(actor.controller_id)) as session:
-                batch: list[service.Line] = []
-                number = 0
-                async for raw in _lines(request):
-                    if not raw.strip():
-                        continue
-                    number += 1
+            batch: list[service.Line] = []
+            for number, raw in enumerate(_lines(spool), start=1):
+                if raw is None:
+                    batch.append(service.Line(number, invalid=f"longer than {MAX_LINE} bytes"))
+                elif raw.strip():
                     batch.append(service.parse_line(number, raw))
-                    if len(batch) >= service.BATCH:
-                        yield await _answer(session, batch)
-                        batch = []
-                if batch:
-                    yield await _answer(session, batch)
+                if len(batch) >= service.BATCH:
+                    yield await _answer(batch)
+                    batch = []
+            if batch:
+                yield await _answer(batch)
         except Exception as exc:
             # The status line is long sent: say so in the stream, so that a short answer is never taken whole.
             log.error("marketing_check_failed", extra={"error_type": type(exc).__name__})
             yield dumps({"error": "The check stopped before the end of the list; send the rest again."}) + b"\n"
+        finally:
+            spool.close()
 
-    async def _answer(session: AsyncSession, batch: list[service.Line]) -> bytes:
-        rows = await service.check_batch(
-            session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
-        )
+    async def _answer(batch: list[service.Line]) -> bytes:
+        # A short transaction per batch: a slow client holds no connection while it sends the next lines.
+        async with tenant_session(request, str(actor.controller_id)) as session:
+            rows = await service.check_batch(
+                session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
+            )
         return b"".join(dumps(row) + b"\n" for row in rows)
 
     return DuplexStream(answers(), media_type=NDJSON)

@@ -33,31 +33,41 @@ from app.services import webhooks
 from app.services.customers import get_customer
 from app.validators import normalise_phone
 
-# Per customer, the latest time of each kind of event for one channel, and of objections; with what decides
-# beyond them (kind, restriction, erasure, whether the person is an existing customer).
+# Per customer and channel: for each kind of event, when the latest one was recorded (which decides: what the
+# register learnt last holds, whatever date the person's letter bears) and the time it says it happened (shown);
+# and what decides beyond them: kind, restriction, erasure, an existing customer relationship.
+_ACTIONS = (
+    "prohibited",
+    "prohibition_lifted",
+    "consent_granted",
+    "consent_withdrawn",
+    "opt_out_offered",
+    "objected",
+    "objection_withdrawn",
+)
+_AGGREGATES = ",\n".join(
+    f"max(e.created_at) FILTER (WHERE e.action = '{a}') AS {a}_rec, "
+    f"(array_agg(e.occurred_at ORDER BY e.created_at DESC) FILTER (WHERE e.action = '{a}'))[1] AS {a}_at"
+    for a in _ACTIONS
+)
 _FACTS = text(
     """
     SELECT c.id, c.kind, c.restricted_since, c.erased_at,
-           (c.relationship_start_date IS NOT NULL
+           (c.relationship_start_date <= current_date
               AND (c.relationship_end_date IS NULL OR c.relationship_end_date >= current_date))
-           OR EXISTS (SELECT 1 FROM customer_order o
-                      WHERE o.controller_id = c.controller_id AND o.customer_id = c.id) AS existing_customer,
+           OR (c.relationship_end_date IS NULL AND EXISTS (
+                SELECT 1 FROM customer_order o WHERE o.controller_id = c.controller_id AND o.customer_id = c.id
+           )) AS existing_customer,
            m.*
     FROM customer c
     LEFT JOIN LATERAL (
-        SELECT max(e.occurred_at) FILTER (WHERE e.action = 'prohibited') AS prohibited_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'prohibition_lifted') AS prohibition_lifted_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'consent_granted') AS consent_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'consent_withdrawn') AS consent_withdrawn_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'opt_out_offered') AS opt_out_offered_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'objected') AS objected_at,
-               max(e.occurred_at) FILTER (WHERE e.action = 'objection_withdrawn') AS objection_withdrawn_at
+        SELECT {aggregates}
         FROM marketing_event e
         WHERE e.controller_id = c.controller_id AND e.customer_id = c.id
           AND (e.channel = CAST(:channel AS channel) OR e.channel IS NULL)
     ) m ON true
     WHERE c.controller_id = :controller_id AND c.id = ANY(:ids)
-    """
+    """.replace("{aggregates}", _AGGREGATES)
 )
 
 
@@ -76,24 +86,26 @@ class Facts:
     objection_since: dt.datetime | None
 
 
-def _latest(on: dt.datetime | None, off: dt.datetime | None) -> dt.datetime | None:
-    """When a state switched on, if its latest switch is on."""
-    return on if on is not None and (off is None or on > off) else None
+def _on(row: Any, on: str, off: str) -> dt.datetime | None:
+    """When a state was switched on, if the latest recorded switch is on (off wins a tie: deny when unsure)."""
+    on_rec, off_rec = getattr(row, f"{on}_rec"), getattr(row, f"{off}_rec")
+    if on_rec is None or (off_rec is not None and off_rec >= on_rec):
+        return None
+    return getattr(row, f"{on}_at")  # type: ignore[no-any-return]
 
 
 def _facts(row: Any) -> Facts:
+    consent_since = _on(row, "consent_granted", "consent_withdrawn")
     return Facts(
         kind=CustomerKind(row.kind),
         restricted=row.restricted_since is not None,
         erased=row.erased_at is not None,
         existing_customer=bool(row.existing_customer),
-        prohibited_since=_latest(row.prohibited_at, row.prohibition_lifted_at),
-        consent_since=_latest(row.consent_at, row.consent_withdrawn_at),
-        consent_withdrawn_at=row.consent_withdrawn_at
-        if _latest(row.consent_at, row.consent_withdrawn_at) is None
-        else None,
+        prohibited_since=_on(row, "prohibited", "prohibition_lifted"),
+        consent_since=consent_since,
+        consent_withdrawn_at=row.consent_withdrawn_at if consent_since is None else None,
         opt_out_offered_at=row.opt_out_offered_at,
-        objection_since=_latest(row.objected_at, row.objection_withdrawn_at),
+        objection_since=_on(row, "objected", "objection_withdrawn"),
     )
 
 
@@ -204,7 +216,7 @@ async def update(
     occurred_at = data.occurred_at or now
     if occurred_at.tzinfo is None:
         raise Unprocessable("occurred_at needs a time zone.", loc=("body", "occurred_at"))
-    if occurred_at > now + dt.timedelta(minutes=5):
+    if occurred_at > now + dt.timedelta(minutes=1):  # a minute of clock skew
         raise Unprocessable("occurred_at is in the future.", loc=("body", "occurred_at"))
     if any(c.consent for c in data.channels.values()) and not data.wording:
         # GDPR Art. 7(1): the controller must be able to show what the person consented to.
@@ -254,7 +266,7 @@ async def state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) 
     history = await session.scalars(
         select(MarketingEvent)
         .where(MarketingEvent.controller_id == actor.controller_id, MarketingEvent.customer_id == customer_id)
-        .order_by(col(MarketingEvent.occurred_at), col(MarketingEvent.created_at))
+        .order_by(col(MarketingEvent.created_at))
     )
     return MarketingState(
         customer_id=customer_id,
