@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +17,6 @@ from app.routers._http import DuplexStream
 from app.security import Writer
 from app.services import marketing as service
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["marketing"])
 
 OwnSimilar = Annotated[
@@ -82,28 +80,40 @@ async def check_one(
 
 
 MAX_LINE = 4096  # bytes; no identifier is longer, and a runaway line must not grow without bound
-SPOOL_IN_MEMORY = 1 << 20  # bytes of the list kept in memory; the rest waits on disk
+SPOOL_IN_MEMORY = 1 << 20  # bytes of answers kept in memory; the rest waits on disk
 
 
-async def _spool(request: Request) -> IO[bytes]:
-    """Take the whole list first, in constant memory: most HTTP clients read no answer until they have sent
-    their body, so answering while still reading would stall both ends once the socket buffers fill."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by the caller)
+async def _lines(request: Request) -> AsyncIterator[bytes | None]:
+    """The body's lines as they arrive; None stands for a line over MAX_LINE (its bytes are dropped)."""
+    pending = bytearray()
+    overlong = False
     async for chunk in request.stream():
-        spool.write(chunk)
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            if overlong or len(pending) + end - start > MAX_LINE:
+                yield None
+            else:
+                pending += chunk[start:end]
+                yield bytes(pending)
+            pending.clear()
+            overlong = False
+            start = end + 1
+        if not overlong:
+            pending += chunk[start:]
+            if len(pending) > MAX_LINE:
+                overlong = True
+                pending.clear()
+    if overlong:
+        yield None
+    elif pending:
+        yield bytes(pending)
+
+
+def _replay(spool: IO[bytes]) -> Iterator[bytes]:
     spool.seek(0)
-    return spool
-
-
-def _lines(spool: IO[bytes]) -> Iterator[bytes | None]:
-    """The list's lines; None stands for a line longer than MAX_LINE (its bytes are skipped, not kept)."""
-    while line := spool.readline(MAX_LINE + 1):
-        if len(line) > MAX_LINE and not line.endswith(b"\n"):
-            while (rest := spool.readline(MAX_LINE)) and not rest.endswith(b"\n"):
-                pass
-            yield None
-        else:
-            yield line.rstrip(b"\r\n")
+    while chunk := spool.read(1 << 16):
+        yield chunk
+    spool.close()
 
 
 @router.post(
@@ -111,10 +121,10 @@ def _lines(spool: IO[bytes]) -> Iterator[bytes | None]:
     summary="Check a campaign list",
     description='Send NDJSON, one identifier a line (`{"customer_id": …}`, `{"external_id": …}`, '
     '`{"email": …}` or `{"phone": …}`); the answer is NDJSON in the same order, one line per non-blank input '
-    'line: `{"line": n, "allowed": …, "reason": …}` where `n` is the line\'s number in your input. The '
-    "list is taken whole (past 1 MiB it waits on disk) while the answer streams, so a million identifiers take "
-    "constant memory and any HTTP client works. A line over 4096 bytes is answered "
-    '`invalid_identifier`. If the check fails midway, the last line is `{"error": …}`. An identifier '
+    'line: `{"line": n, "allowed": …, "reason": …}` where `n` is the line\'s number in your input. '
+    "The list is checked as it arrives and the answers, kept on disk past 1 MiB, are sent once it has all come: "
+    "a million identifiers take constant memory, and any HTTP client works. A line over 4096 bytes is answered "
+    "`invalid_identifier`. An identifier "
     "matching nobody is `unknown_subject` (never allowed by default); one matching several people is allowed "
     "only if all of them allow it.",
     responses={
@@ -136,34 +146,39 @@ async def check_many(
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != NDJSON:
         raise UnsupportedMediaType("Send the list as application/x-ndjson, one identifier a line.")
 
-    spool = await _spool(request)
+    # The answers are worked out while the list arrives and kept (past 1 MiB on disk) until it has all come:
+    # most HTTP clients read no answer before they have sent their whole body, so answering earlier would
+    # stall both ends once the socket buffers fill.
+    answers = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by _replay)
 
-    async def answers() -> AsyncIterator[bytes]:
-        try:
-            batch: list[service.Line] = []
-            for number, raw in enumerate(_lines(spool), start=1):
-                if raw is None:
-                    batch.append(service.Line(number, invalid=f"longer than {MAX_LINE} bytes"))
-                elif raw.strip():
-                    batch.append(service.parse_line(number, raw))
-                if len(batch) >= service.BATCH:
-                    yield await _answer(batch)
-                    batch = []
-            if batch:
-                yield await _answer(batch)
-        except Exception as exc:
-            # The status line is long sent: say so in the stream, so that a short answer is never taken whole.
-            log.error("marketing_check_failed", extra={"error_type": type(exc).__name__})
-            yield dumps({"error": "The check stopped before the end of the list; send the rest again."}) + b"\n"
-        finally:
-            spool.close()
-
-    async def _answer(batch: list[service.Line]) -> bytes:
-        # A short transaction per batch: a slow client holds no connection while it sends the next lines.
+    async def answer(batch: list[service.Line]) -> None:
+        # A short transaction per batch: no connection is held while the client sends the next lines.
         async with tenant_session(request, str(actor.controller_id)) as session:
             rows = await service.check_batch(
                 session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
             )
-        return b"".join(dumps(row) + b"\n" for row in rows)
+        answers.write(b"".join(dumps(row) + b"\n" for row in rows))
 
-    return DuplexStream(answers(), media_type=NDJSON)
+    try:
+        batch: list[service.Line] = []
+        number = 0
+        async for raw in _lines(request):
+            number += 1
+            if raw is None:
+                batch.append(service.Line(number, invalid=f"longer than {MAX_LINE} bytes"))
+            elif raw.strip():
+                batch.append(service.parse_line(number, raw))
+            if len(batch) >= service.BATCH:
+                await answer(batch)
+                batch = []
+        if batch:
+            await answer(batch)
+    except Exception:
+        answers.close()
+        raise
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in _replay(answers):
+            yield chunk
+
+    return DuplexStream(stream(), media_type=NDJSON)
