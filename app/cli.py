@@ -130,10 +130,9 @@ def worker() -> None:
 
     configure(get_settings().log_level)
     url = _database_url()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     typer.echo("worker started")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(url))
+        asyncio.run(run(url, own_signals=True))
 
 
 def _profile(path: Path) -> ControllerProfile:

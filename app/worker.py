@@ -39,8 +39,12 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
     return queue
 
 
-async def run(database_url: str, *, wait: bool = True) -> None:
-    """Work the queue: until stopped, or (wait=False) until no job is due."""
+async def run(database_url: str, *, wait: bool = True, own_signals: bool = False) -> None:
+    """Work the queue: until stopped, or (wait=False) until no job is due.
+
+    With `own_signals`, SIGTERM and SIGINT stop it gracefully (the job at hand is finished first); inside
+    the API process the server owns the signals and cancels the worker as it shuts down.
+    """
     engine = make_engine(database_url, pool_size=4, max_overflow=0)
     resources: list[Resources] = []
     queue = build(database_url, resources)
@@ -49,7 +53,11 @@ async def run(database_url: str, *, wait: bool = True) -> None:
         try:
             async with queue.open_async():
                 await queue.run_worker_async(
-                    queues=[QUEUE], wait=wait, install_signal_handlers=False, delete_jobs="successful", concurrency=4
+                    queues=[QUEUE],
+                    wait=wait,
+                    install_signal_handlers=own_signals,
+                    delete_jobs="successful",
+                    concurrency=4,
                 )
         finally:
             await engine.dispose()

@@ -225,3 +225,29 @@ class TestDelivery:
     def test_unknown_webhook_deliveries(self, client: TestClient, tenant: Tenant) -> None:
         response = client.get(f"/v1/webhooks/{uuid.uuid4()}/deliveries", headers=tenant.headers())
         assert response.status_code == 404
+
+
+def test_the_worker_command_delivers_and_stops_cleanly(
+    client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+) -> None:
+    """`rekisteri worker` as its own process: picks up the job, delivers, and exits on SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    subscribe(client, tenant, receiver.url)
+    prohibit(client, tenant, new_customer(client, tenant)["id"])
+    env = {**os.environ, "REKISTERI_DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not receiver.received and time.monotonic() < deadline:
+            assert process.poll() is None
+            time.sleep(0.2)
+        assert len(receiver.received) == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
