@@ -106,6 +106,7 @@ def serve(
         upgrade_database(url)
     if with_worker:
         os.environ["REKISTERI_WORKER_IN_PROCESS"] = "true"
+        get_settings.cache_clear()  # the app reads its settings anew, in this process or a worker's
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the embedded
     # PostgreSQL stop with us (its stop runs at interpreter exit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,8 @@ from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
 from app.routers import api_keys, audit, customers, health, marketing, orders, webhooks
 from app.worker import run as run_worker
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Rekisteri keeps a business's customer register and makes the GDPR rights of the people in it real.
@@ -48,6 +51,11 @@ TAGS = [
 ]
 
 
+def _worker_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("worker_stopped", extra={"error_type": type(task.exception()).__name__})
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the application; the database is connected in the lifespan."""
     settings = settings or get_settings()
@@ -68,6 +76,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         worker = None
         if settings.worker_in_process:
             worker = asyncio.create_task(run_worker(url))
+            worker.add_done_callback(_worker_stopped)
         try:
             yield
         finally:

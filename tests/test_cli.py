@@ -15,6 +15,7 @@ import pytest
 
 from app.config import ControllerProfile
 from app.validators import business_id_is_valid
+from tests.test_webhooks import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -98,7 +99,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     env |= {"REKISTERI_DATA_DIR": str(tmp_path / "data"), "REKISTERI_MIGRATE_ON_START": "true"}
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -122,14 +123,25 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
         created = rekisteri(
             "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"), env=env
         ).stdout.strip()
-        key = rekisteri("keys", "create", "--controller", created, "--name", "T", "--role", "agent", env=env)
-        secret = key.stdout.strip().splitlines()[-1]
-        response = httpx.post(
-            f"http://127.0.0.1:{port}/v1/customers",
-            json={"last_name": "Embedded"},
-            headers={"Authorization": f"Bearer {secret}"},
-        )
-        assert response.status_code == 201, response.text
+        key = rekisteri("keys", "create", "--controller", created, "--name", "T", "--role", "admin", env=env)
+        auth = {"Authorization": f"Bearer {key.stdout.strip().splitlines()[-1]}"}
+        base = f"http://127.0.0.1:{port}"
+        receiver = Receiver()
+        try:
+            hook = httpx.post(f"{base}/v1/webhooks", json={"url": receiver.url}, headers=auth)
+            assert hook.status_code == 201, hook.text
+            response = httpx.post(f"{base}/v1/customers", json={"last_name": "Embedded"}, headers=auth)
+            assert response.status_code == 201, response.text
+            change = {"channels": {"telemarketing": {"prohibited": True}}}
+            url = f"{base}/v1/customers/{response.json()['id']}/marketing"
+            assert httpx.put(url, json=change, headers=auth).status_code == 200
+            # The worker inside the server (as `make run` starts it) delivers the event.
+            deadline = time.monotonic() + 30
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(receiver.received) == 1
+        finally:
+            receiver.server.shutdown()
         assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
     finally:
         server.terminate()
