@@ -205,33 +205,27 @@ def _bulk(port: int, pid: int, key: str, url: str, controller_id: str, ids: list
             peak[0] = max(peak[0], process.memory_info().rss)
             time.sleep(0.05)
 
-    def body() -> Any:
-        chunk: list[bytes] = []
-        for cid in ids:
-            chunk.append(b'{"customer_id": "' + cid.encode() + b'"}\n')
-            if len(chunk) == 10000:
-                yield b"".join(chunk)
-                chunk = []
-        if chunk:
-            yield b"".join(chunk)
-
+    # The list is made before the clock starts, as the raw query's id list is, and sent and read over a plain
+    # socket: the client's own cost should not count against the service.
+    body = b"".join(b'{"customer_id": "' + cid.encode() + b'"}\n' for cid in ids)
+    head = (
+        f"POST /v1/marketing/check?channel=electronic HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/x-ndjson\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     answered = 0
     started = time.perf_counter()
-    with (
-        httpx.Client(timeout=600) as client,
-        client.stream(
-            "POST",
-            f"http://127.0.0.1:{port}/v1/marketing/check?channel=electronic",
-            content=body(),
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"},
-        ) as response,
-    ):
-        response.raise_for_status()
-        for line in response.iter_lines():
-            if line:
-                answered += 1
+    with socket.create_connection(("127.0.0.1", port)) as sock, sock.makefile("rb") as answer:
+        sock.sendall(head + body)
+        status = answer.readline()
+        assert b" 200 " in status, status
+        while answer.readline() not in (b"\r\n", b""):
+            pass  # headers
+        while (size := int(answer.readline().strip() or b"0", 16)) > 0:  # chunked
+            answered += answer.read(size).count(b"\n")
+            answer.readline()
     service_seconds = time.perf_counter() - started
     stop.set()
     sampler.join()

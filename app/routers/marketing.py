@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Annotated
 
@@ -81,6 +83,7 @@ async def check_one(
 
 MAX_LINE = 4096  # bytes; no identifier is longer, and a runaway line must not grow without bound
 SPOOL_IN_MEMORY = 1 << 20  # bytes of answers kept in memory; the rest waits on disk
+IN_FLIGHT = 2  # batches checked at once
 
 
 async def _lines(request: Request) -> AsyncIterator[bytes | None]:
@@ -151,14 +154,17 @@ async def check_many(
     # stall both ends once the socket buffers fill.
     answers = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by _replay)
 
-    async def answer(batch: list[service.Line]) -> None:
+    async def answer(batch: list[service.Line]) -> bytes:
         # A short transaction per batch: no connection is held while the client sends the next lines.
         async with tenant_session(request, str(actor.controller_id)) as session:
             rows = await service.check_batch(
                 session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
             )
-        answers.write(b"".join(dumps(row) + b"\n" for row in rows))
+        return b"".join(dumps(row) + b"\n" for row in rows)
 
+    # Two batches in flight: one waits on PostgreSQL while the next is read and parsed. Answers are written in
+    # the order of the list.
+    in_flight: deque[asyncio.Task[bytes]] = deque()
     try:
         batch: list[service.Line] = []
         number = 0
@@ -169,11 +175,17 @@ async def check_many(
             elif raw.strip():
                 batch.append(service.parse_line(number, raw))
             if len(batch) >= service.BATCH:
-                await answer(batch)
+                in_flight.append(asyncio.create_task(answer(batch)))
                 batch = []
+                if len(in_flight) >= IN_FLIGHT:
+                    answers.write(await in_flight.popleft())
         if batch:
-            await answer(batch)
-    except Exception:
+            in_flight.append(asyncio.create_task(answer(batch)))
+        while in_flight:
+            answers.write(await in_flight.popleft())
+    except BaseException:
+        for task in in_flight:
+            task.cancel()
         answers.close()
         raise
 
