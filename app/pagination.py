@@ -31,6 +31,14 @@ def decode_time_id(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise BadRequest("The cursor is not valid; start again without it.") from exc
 
 
+def decode_uuid(cursor: str) -> uuid.UUID:
+    """Unpack an id cursor."""
+    try:
+        return uuid.UUID(cursor)
+    except ValueError as exc:
+        raise BadRequest("The cursor is not valid; start again without it.") from exc
+
+
 def decode_int(cursor: str) -> int:
     """Unpack an integer cursor."""
     try:

@@ -8,23 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.db import Session
-from app.errors import BadRequest, problem_responses
+from app.errors import problem_responses
 from app.models.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyPublic
-from app.pagination import cut
+from app.pagination import cut, decode_uuid
 from app.routers._http import Cursor, Limit
 from app.security import Admin
 from app.services import api_keys as service
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
-
-
-def _after(cursor: str | None) -> uuid.UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return uuid.UUID(cursor)
-    except ValueError as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
 
 
 @router.post(
@@ -56,7 +47,11 @@ async def list_keys(
     include_revoked: Annotated[bool, Query(description="Also list revoked keys.")] = False,
 ) -> ApiKeyPage:
     keys = await service.list_keys(
-        session=session, actor=actor, after=_after(cursor), limit=limit + 1, include_revoked=include_revoked
+        session=session,
+        actor=actor,
+        after=decode_uuid(cursor) if cursor else None,
+        limit=limit + 1,
+        include_revoked=include_revoked,
     )
     keys, next_url = cut(keys, limit, request.url, lambda key: str(key.id))
     return ApiKeyPage(items=[ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys], next=next_url)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.db import Session
-from app.errors import BadRequest, problem_responses
+from app.errors import problem_responses
 from app.models.webhooks import (
     Attempt,
     DeliveryPage,
@@ -17,21 +17,12 @@ from app.models.webhooks import (
     WebhookPage,
     WebhookPublic,
 )
-from app.pagination import cut
+from app.pagination import cut, decode_uuid
 from app.routers._http import Cursor, Limit
 from app.security import Admin
 from app.services import webhooks as service
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-
-
-def _after(cursor: str | None) -> uuid.UUID | None:
-    if cursor is None:
-        return None
-    try:
-        return uuid.UUID(cursor)
-    except ValueError as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
 
 
 @router.post(
@@ -60,7 +51,9 @@ async def create_webhook(data: WebhookCreate, session: Session, actor: Admin, re
 async def list_webhooks(
     request: Request, session: Session, actor: Admin, limit: Limit = 50, cursor: Cursor = None
 ) -> WebhookPage:
-    rows = await service.list_webhooks(session=session, actor=actor, after=_after(cursor), limit=limit + 1)
+    rows = await service.list_webhooks(
+        session=session, actor=actor, after=decode_uuid(cursor) if cursor else None, limit=limit + 1
+    )
     rows, next_url = cut(rows, limit, request.url, lambda hook: str(hook.id))
     return WebhookPage(items=[WebhookPublic.model_validate(w, from_attributes=True) for w in rows], next=next_url)
 
@@ -88,7 +81,11 @@ async def list_deliveries(
     webhook_id: uuid.UUID, request: Request, session: Session, actor: Admin, limit: Limit = 50, cursor: Cursor = None
 ) -> DeliveryPage:
     rows = await service.deliveries(
-        session=session, actor=actor, webhook_id=webhook_id, after=_after(cursor), limit=limit + 1
+        session=session,
+        actor=actor,
+        webhook_id=webhook_id,
+        after=decode_uuid(cursor) if cursor else None,
+        limit=limit + 1,
     )
     rows, next_url = cut(rows, limit, request.url, lambda row: str(row[0].id))
     return DeliveryPage(
