@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     master_key: SecretStr | None = None
     migrate_on_start: bool = False
+    webhook_private_addresses: bool | None = Field(
+        default=None,
+        description="Allow webhook receivers on private or loopback addresses; default: only in development.",
+    )
     worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (one-machine set-ups)."
     )
@@ -51,6 +55,12 @@ class Settings(BaseSettings):
         if len(decoded) != 32:
             raise ValueError("REKISTERI_MASTER_KEY must decode to 32 bytes")
         return value
+
+    @model_validator(mode="after")
+    def _private_webhooks_in_development(self) -> Settings:
+        if self.webhook_private_addresses is None:
+            self.webhook_private_addresses = self.environment == "development"
+        return self
 
     @model_validator(mode="after")
     def _master_key_outside_development(self) -> Settings:
