@@ -71,20 +71,6 @@ def _pending(session: Session) -> list[PendingEvent]:
     return pending
 
 
-def record(
-    session: Session,
-    *,
-    controller_id: uuid.UUID,
-    entity: str,
-    entity_id: uuid.UUID,
-    action: AuditAction,
-    subject_id: uuid.UUID | None,
-    changes: dict[str, dict[str, Any]] | None = None,
-) -> None:
-    """Record an event that is not a row change (an export, a disclosure, an erasure)."""
-    _pending(session).append(PendingEvent(controller_id, entity, entity_id, action, subject_id, changes or {}))
-
-
 def _columns(obj: Any) -> list[str]:
     return [attr.key for attr in inspect(obj).mapper.column_attrs]
 

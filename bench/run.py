@@ -181,13 +181,13 @@ def _single(port_app: int, port_bare: int, key: str, ids: list[str], args: argpa
 def _raw_lookup(url: str, controller_id: str, ids: list[str]) -> float:
     from app.services.marketing import _FACTS
 
-    query = str(_FACTS).replace(":channel", "%(channel)s").replace(":controller_id", "%(controller_id)s")
+    query = str(_FACTS).replace(":channels", "%(channels)s").replace(":controller_id", "%(controller_id)s")
     query = query.replace(":ids", "%(ids)s")
     with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("SELECT 1")
         started = time.perf_counter()
         rows = conn.execute(
-            query, {"channel": "electronic", "controller_id": controller_id, "ids": [uuid.UUID(i) for i in ids]}
+            query, {"channels": ["electronic"], "controller_id": controller_id, "ids": [uuid.UUID(i) for i in ids]}
         ).fetchall()
         elapsed = time.perf_counter() - started
     assert len(rows) == len(ids)

@@ -46,14 +46,6 @@ async def create_controller(
     return controller
 
 
-async def get_controller(*, session: AsyncSession, controller_id: uuid.UUID) -> Controller:
-    """Return one controller."""
-    controller = await session.get(Controller, controller_id)
-    if controller is None:
-        raise NotFound("No such controller.")
-    return controller
-
-
 async def find_controller(*, session: AsyncSession, slug_or_id: str) -> Controller:
     """Find a controller by its slug or id."""
     try:
