@@ -32,6 +32,7 @@ from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.marketing import MarketingEvent
 from app.models.orders import Order
+from app.models.requests import SubjectRequest
 from app.models.webhooks import Webhook
 
 GENESIS = b"\x00" * 32
@@ -53,6 +54,8 @@ AUDITED: dict[type, Audited] = {
     Controller: Audited("controller", lambda _: None),
     MarketingEvent: Audited("marketing_event", lambda m: m.customer_id),
     Webhook: Audited("webhook", lambda _: None, frozenset({"secret_encrypted"})),
+    # A request's values are the person's: under their key, or the request's own until it is linked.
+    SubjectRequest: Audited("request", lambda r: r.customer_id or r.id, frozenset({"version"})),
 }
 
 
@@ -109,6 +112,20 @@ def _capture(session: Session, _flush_context: Any, _instances: Any) -> None:
 def _event(obj: Any, spec: Audited, action: AuditAction, values: dict[str, dict[str, Any]]) -> PendingEvent:
     controller_id = obj.id if isinstance(obj, Controller) else obj.controller_id
     return PendingEvent(controller_id, spec.entity, obj.id, action, spec.subject(obj), values)
+
+
+def record(
+    session: Session,
+    *,
+    controller_id: uuid.UUID,
+    entity: str,
+    entity_id: uuid.UUID,
+    action: AuditAction,
+    subject_id: uuid.UUID | None,
+    changes: dict[str, dict[str, Any]],
+) -> None:
+    """Record what no row change shows (a disclosure); sealed into the chain with the rest at commit."""
+    _pending(session).append(PendingEvent(controller_id, entity, entity_id, action, subject_id, changes))
 
 
 def _refuse_bulk(state: ORMExecuteState) -> None:
@@ -201,10 +218,12 @@ def subject_keys(
 
 def destroy_subject_key(session: Session, controller_id: uuid.UUID, subject_id: uuid.UUID) -> None:
     """Destroy a subject's key: the values in their audit events become unreadable for good."""
+    # An upsert: a subject with no key yet gets a destroyed one, so none can be made for them later.
     session.connection().execute(
         text(
-            "UPDATE subject_key SET wrapped_key = NULL, destroyed_at = now() "
-            "WHERE controller_id = :c AND subject_id = :s"
+            "INSERT INTO subject_key (controller_id, subject_id, wrapped_key, destroyed_at) "
+            "VALUES (:c, :s, NULL, now()) ON CONFLICT (controller_id, subject_id) "
+            "DO UPDATE SET wrapped_key = NULL, destroyed_at = now()"
         ),
         {"c": controller_id, "s": subject_id},
     )

@@ -8,9 +8,18 @@ import secrets
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.validators import normalise_business_id, normalise_country, normalise_phone
@@ -36,6 +45,10 @@ class Settings(BaseSettings):
     )
     worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (one-machine set-ups)."
+    )
+    identity_pauses_clock: bool = Field(
+        default=True,
+        description="While a request awaits proof of identity, its deadline stands still (Art. 12(6)).",
     )
     log_level: str = "INFO"
     app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -122,6 +135,47 @@ class ProfileRegister(_Strict):
     notice_date: dt.date | None = None
 
 
+class LocalText(_Strict):
+    """A text in Finnish, with optional Swedish and English versions."""
+
+    fi: str = Field(min_length=1, max_length=5000)
+    sv: str | None = Field(default=None, max_length=5000)
+    en: str | None = Field(default=None, max_length=5000)
+
+    def get(self, lang: str) -> str:
+        """The text in `lang`, falling back to Finnish."""
+        value = getattr(self, lang, None)
+        return value if isinstance(value, str) else self.fi
+
+
+def _local(value: object) -> object:
+    # A plain string in the file is the Finnish text.
+    return {"fi": value} if isinstance(value, str) else value
+
+
+Local = Annotated[LocalText, BeforeValidator(_local)]
+
+
+class ProfileRetention(_Strict):
+    category: str = Field(min_length=1, max_length=200, description="Record category, e.g. customer data.")
+    period: Local = Field(description="How long, and from when.")
+
+
+class ProfileNotice(_Strict):
+    """What the privacy notice says: the Art. 13-15 information an access answer repeats, tailored."""
+
+    purposes: list[Local] = Field(default_factory=list)
+    legal_basis: Local | None = None
+    legitimate_interest: Local | None = None
+    data_categories: list[Local] = Field(default_factory=list)
+    sources: list[Local] = Field(default_factory=list)
+    recipients: list[Local] = Field(default_factory=list)
+    disclosures: list[Local] = Field(default_factory=list)
+    transfers: Local | None = Field(default=None, description="Transfers outside the EU/EEA and their safeguards.")
+    retention: list[ProfileRetention] = Field(default_factory=list)
+    automated_decisions: Local | None = Field(default=None, description="Automated decision-making, profiling.")
+
+
 class ControllerProfile(_Strict):
     """A controller's profile as kept in a TOML file (see examples/)."""
 
@@ -130,6 +184,7 @@ class ControllerProfile(_Strict):
     controller: ProfileController
     contact_person: ProfileContactPerson | None = None
     register_: ProfileRegister = Field(alias="register")
+    notice: ProfileNotice = Field(default_factory=ProfileNotice)
 
     @classmethod
     def load(cls, path: Path) -> ControllerProfile:

@@ -111,4 +111,18 @@ async def tenant_session(request: Request, controller_id: str) -> AsyncIterator[
         yield session
 
 
+@asynccontextmanager
+async def snapshot_session(request: Request, controller_id: str) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction on one snapshot, for a long streamed read (an export) that must be consistent."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await session.execute(text("SET TRANSACTION READ ONLY"))
+        await set_tenant(session, controller_id)
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

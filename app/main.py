@@ -16,7 +16,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
-from app.routers import api_keys, audit, customers, health, marketing, orders, webhooks
+from app.routers import api_keys, audit, customers, health, marketing, orders, requests, webhooks
 from app.worker import run as run_worker
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,12 @@ TAGS = [
     {
         "name": "marketing",
         "description": "Prohibitions and consents per channel, and the check to run before every send.",
+    },
+    {
+        "name": "requests",
+        "description": "Data subject requests (GDPR Art. 15-21): intake in any form, identity, deadlines "
+        "counted by Regulation 1182/71 with Finnish holidays, completion that does the work, refusal with "
+        "remedies, answer letters, exports.",
     },
     {"name": "audit", "description": "The tamper-evident log of every change."},
     {"name": "api-keys", "description": "Personal keys, one role each."},
@@ -96,6 +102,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestMiddleware)
-    for module in (customers, orders, marketing, audit, api_keys, webhooks, health):
+    for module in (customers, orders, marketing, requests, audit, api_keys, webhooks, health):
         app.include_router(module.router)
     return app

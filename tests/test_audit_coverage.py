@@ -27,6 +27,27 @@ def _order(client: TestClient, tenant: Tenant) -> str:
     return str(response.json()["id"])
 
 
+def _request(client: TestClient, tenant: Tenant, type_: str = "access", **extra: object) -> str:
+    customer = new_customer(client, tenant)
+    body = {"type": type_, "customer_id": customer["id"], "channel": "email", **extra}
+    response = client.post("/v1/requests", json=body, headers=tenant.headers())
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _restricted(client: TestClient, tenant: Tenant, notice: bool = False) -> str:
+    request_id = _request(client, tenant, "restriction", restriction={"ground": "legal_claims"})
+    answer = client.post(f"/v1/requests/{request_id}/complete", json={}, headers=tenant.headers())
+    customer_id = str(answer.json()["customer_id"])
+    if notice:
+        client.post(f"/v1/customers/{customer_id}/restriction/notice", json={"via": "letter"}, headers=tenant.headers())
+    return customer_id
+
+
+def _post(path: str, body: dict[str, object]) -> Call:
+    return lambda c, t: c.post(path, json=body, headers=t.headers())
+
+
 # One valid call per mutating route; its set-up runs before the count is taken.
 CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
     ("POST", "/v1/customers"): lambda c, t: (
@@ -74,6 +95,33 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
     ("DELETE", "/v1/api-keys/{key_id}"): lambda c, t: (
         lambda kid: lambda c, t: c.delete(f"/v1/api-keys/{kid}", headers=t.headers())
     )(c.post("/v1/api-keys", json={"name": "Temp", "role": "agent"}, headers=t.headers()).json()["id"]),
+    ("POST", "/v1/requests"): lambda c, t: (
+        lambda cid: _post("/v1/requests", {"type": "access", "customer_id": cid, "channel": "letter"})
+    )(new_customer(c, t)["id"]),
+    ("POST", "/v1/requests/{request_id}/request-identity"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/request-identity", {"reason": "Address differs."})
+    )(_request(c, t)),
+    ("POST", "/v1/requests/{request_id}/verify"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/verify", {"method": "document"})
+    )(_request(c, t)),
+    ("POST", "/v1/requests/{request_id}/extend"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/extend", {"months": 2, "reason": "Many requests at once."})
+    )(_request(c, t)),
+    ("POST", "/v1/requests/{request_id}/complete"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/complete", {})
+    )(_request(c, t)),
+    ("POST", "/v1/requests/{request_id}/refuse"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/refuse", {"reasons": "Manifestly unfounded."})
+    )(_request(c, t)),
+    ("POST", "/v1/requests/{request_id}/withdraw"): lambda c, t: (
+        lambda rid: _post(f"/v1/requests/{rid}/withdraw", {})
+    )(_request(c, t)),
+    ("POST", "/v1/customers/{customer_id}/restriction/notice"): lambda c, t: (
+        lambda cid: _post(f"/v1/customers/{cid}/restriction/notice", {"via": "letter"})
+    )(_restricted(c, t)),
+    ("DELETE", "/v1/customers/{customer_id}/restriction"): lambda c, t: (
+        lambda cid: lambda c, t: c.delete(f"/v1/customers/{cid}/restriction", headers=t.headers())
+    )(_restricted(c, t, notice=True)),
 }
 
 

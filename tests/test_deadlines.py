@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from app.services.deadlines import answer_due, is_overdue, is_working_day, next_working_day, period_end
+from app.services.deadlines import answer_due, is_overdue, is_working_day, local_date, next_working_day, period_end
 
 D = dt.date
 
@@ -74,3 +74,21 @@ def test_overdue_from_the_day_after() -> None:
     due = D(2026, 12, 7)
     assert not is_overdue(due, D(2026, 12, 7))
     assert is_overdue(due, D(2026, 12, 8))
+
+
+def test_paused_days_are_added_before_moving_off_a_holiday() -> None:
+    received = D(2026, 11, 16)  # due Wednesday 16.12.2026
+    assert answer_due(received) == D(2026, 12, 16)
+    # Eight days of waiting for proof of identity: 24.12. is Christmas Eve, then Christmas and a weekend.
+    assert answer_due(received, paused_days=8) == D(2026, 12, 28)
+    # With an extension the pause is added to the extended period: 16.2.2027 + 3 days = Friday 19.2.
+    assert answer_due(received, extension_months=2, paused_days=3) == D(2027, 2, 19)
+    with pytest.raises(ValueError, match="negative"):
+        answer_due(received, paused_days=-1)
+
+
+def test_the_finnish_day_of_a_moment() -> None:
+    # 22:30 UTC is already the next day in Helsinki, winter (UTC+2) and summer (UTC+3) alike.
+    assert local_date(dt.datetime(2026, 1, 14, 22, 30, tzinfo=dt.UTC)) == D(2026, 1, 15)
+    assert local_date(dt.datetime(2026, 7, 14, 20, 59, tzinfo=dt.UTC)) == D(2026, 7, 14)
+    assert local_date(dt.datetime(2026, 7, 14, 21, 0, tzinfo=dt.UTC)) == D(2026, 7, 15)

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 import pycountry
 from pydantic import EmailStr, WithJsonSchema, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
-from sqlalchemy import Boolean, Date, DateTime, Index, text
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from app.models.base import Flag, IsoDate, created_at_field, id_field, tenant_field
@@ -194,6 +195,13 @@ class Customer(CustomerFields, table=True):
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # GDPR Art. 18: while restricted, the data is only stored (no marketing, no disclosure).
     restricted_since: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    restriction_ground: str | None = Field(default=None, max_length=40)
+    # Art. 18(1)(a): while the accuracy is contested, only the disputed fields may be corrected.
+    restriction_fields: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(Text), nullable=False, server_default=text("'{}'"))
+    )
+    # Art. 18(3): the person must be told before the restriction is lifted.
+    restriction_notice: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     # GDPR Art. 17: erased; what the law requires is kept, blocked from every other use.
     erased_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
@@ -221,6 +229,16 @@ class CustomerPublic(CustomerFields):
     version: int = Field(description="Changes on every update; the ETag carries it.")
     created_at: dt.datetime
     updated_at: dt.datetime | None
+    restricted_since: dt.datetime | None = Field(
+        default=None, description="Processing restricted (Art. 18): the data is only stored."
+    )
+    restriction_ground: str | None = Field(default=None, description="The Art. 18(1) ground.")
+    restriction_fields: list[str] = Field(
+        default_factory=list, description="While restricted, the only fields that may be corrected."
+    )
+    erased_at: dt.datetime | None = Field(
+        default=None, description="Erased (Art. 17): what is left is kept by law, blocked from other use."
+    )
 
 
 class CustomerPage(SQLModel):

@@ -18,6 +18,11 @@ from app.models.base import created_at_field, id_field, tenant_field
 
 class EventType(enum.StrEnum):
     marketing_changed = "marketing.changed"
+    # GDPR Art. 19: recipients are told of every rectification, erasure or restriction.
+    customer_rectified = "customer.rectified"
+    customer_restricted = "customer.restricted"
+    customer_restriction_lifted = "customer.restriction_lifted"
+    customer_erased = "customer.erased"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -21,7 +21,8 @@ from app.validators import normalise_phone
 _DATA_FIELDS = tuple(CustomerFields.model_fields)
 
 
-def _check_version(current: int, expected: set[int] | None) -> None:
+def check_version(current: int, expected: set[int] | None) -> None:
+    """Refuse a write made against a version other than the current one."""
     if expected is not None and current not in expected:
         raise PreconditionFailed("The customer has changed since you read it; read it again (ETag).")
 
@@ -117,7 +118,8 @@ async def list_customers(
     external_id: str | None = None,
 ) -> list[Customer]:
     """List customers in the order they were added, optionally filtered."""
-    query = select(Customer).where(Customer.controller_id == actor.controller_id)
+    # Erased customers are blocked from every other use: not listed, not found by search.
+    query = select(Customer).where(Customer.controller_id == actor.controller_id, col(Customer.erased_at).is_(None))
     query = _search(query, email=email, phone=phone, name=name, external_id=external_id)
     if after is not None:
         query = query.where(func.row(Customer.created_at, Customer.id) > func.row(*after))
@@ -125,7 +127,21 @@ async def list_customers(
     return list(await session.scalars(query))
 
 
-def _apply(customer: Customer, values: dict[str, Any]) -> bool:
+def check_editable(customer: Customer, fields: set[str]) -> None:
+    """Refuse changes an erased or restricted customer may not have (only a contested field may be corrected)."""
+    if customer.erased_at is not None:
+        raise Conflict("The person's data was erased; what is kept is blocked from every other use.")
+    if customer.restricted_since is not None:
+        blocked = sorted(fields - set(customer.restriction_fields))
+        if blocked:
+            raise Conflict(
+                "Processing is restricted (GDPR Art. 18): only the contested fields may be corrected; "
+                "not " + ", ".join(blocked) + "."
+            )
+
+
+def apply(customer: Customer, values: dict[str, Any]) -> bool:
+    """Set the given fields; bump the version when anything changed."""
     changed = False
     for key, value in values.items():
         if getattr(customer, key) != value:
@@ -148,14 +164,15 @@ async def update_customer(
 ) -> Customer:
     """Change the given fields; a stale `expected` version changes nothing."""
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
-    _check_version(customer.version, expected)
+    check_version(customer.version, expected)
     values = data.model_dump(exclude_unset=True)
     new_external_id = values.get("external_id")
     if new_external_id is not None and new_external_id != customer.external_id:
         await _lock_external_id(session, actor, new_external_id)
         if await _external_id_taken(session, actor, new_external_id, customer.id):
             raise Conflict("Another customer has this external_id.")
-    _apply(customer, values)
+    check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
+    apply(customer, values)
     await session.flush()
     return customer
 
@@ -186,8 +203,9 @@ async def upsert_by_external_id(
         session.add(customer)
         await session.flush()
         return customer, True
-    _check_version(customer.version, expected)
-    _apply(customer, values)
+    check_version(customer.version, expected)
+    check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
+    apply(customer, values)
     await session.flush()
     return customer, False
 
@@ -199,7 +217,9 @@ async def delete_customer(
     from app.audit import destroy_subject_key
 
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
-    _check_version(customer.version, expected)
+    check_version(customer.version, expected)
+    if customer.erased_at is not None or customer.restricted_since is not None:
+        raise Conflict("The customer is erased or restricted; the data may only be stored as it is.")
     has_orders = await session.scalar(
         select(Order.id).where(Order.controller_id == actor.controller_id, Order.customer_id == customer_id).limit(1)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 from dateutil.relativedelta import relativedelta
@@ -11,6 +12,7 @@ from dateutil.relativedelta import relativedelta
 # GDPR Art. 12(3): one month from receipt, extendable once by up to two further months.
 ANSWER_MONTHS = 1
 MAX_EXTENSION_MONTHS = 2
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
 @lru_cache(maxsize=64)
@@ -43,11 +45,30 @@ def period_end(received: dt.date, months: int) -> dt.date:
     return next_working_day(received + relativedelta(months=months))
 
 
-def answer_due(received: dt.date, *, extension_months: int = 0) -> dt.date:
-    """When the answer to a request received on `received` is due, with an extension of 0 to 2 months."""
+def answer_due(received: dt.date, *, extension_months: int = 0, paused_days: int = 0) -> dt.date:
+    """When the answer to a request received on `received` is due, with an extension of 0 to 2 months.
+
+    `paused_days` are days the clock stood still (waiting for proof of identity): they are added to the
+    period before its end is moved off a weekend or holiday.
+    """
     if not 0 <= extension_months <= MAX_EXTENSION_MONTHS:
         raise ValueError("an extension is of one or two further months")
-    return period_end(received, ANSWER_MONTHS + extension_months)
+    if paused_days < 0:
+        raise ValueError("a pause cannot be negative")
+    if paused_days == 0:
+        return period_end(received, ANSWER_MONTHS + extension_months)
+    end = received + relativedelta(months=ANSWER_MONTHS + extension_months) + dt.timedelta(days=paused_days)
+    return next_working_day(end)
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The Finnish calendar day of a moment: a letter stamped 23:30 UTC in winter arrived the next day."""
+    return moment.astimezone(HELSINKI).date()
+
+
+def today() -> dt.date:
+    """Today in Finland."""
+    return dt.datetime.now(HELSINKI).date()
 
 
 def is_overdue(due: dt.date, today: dt.date) -> bool:

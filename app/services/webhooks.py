@@ -112,10 +112,36 @@ async def deliveries(
     return [(delivery, event_type) for delivery, event_type in rows]
 
 
+# Values that identify the person only so that the receivers can act on an erasure: dropped from the
+# outbox once every receiver has had the event, so that erasure leaves nothing readable behind.
+TRANSIENT: dict[str, tuple[str, ...]] = {EventType.customer_erased.value: ("external_id",)}
+
+
+def recipient_name(description: str | None, url: str) -> str:
+    """How a subscriber is named to the person told who received their data (Art. 19)."""
+    return description or urlsplit(url).hostname or url
+
+
 async def enqueue(
     *, session: AsyncSession, actor: Actor, event_type: EventType, subject_id: uuid.UUID | None, data: dict[str, Any]
-) -> None:
-    """Put an event in the outbox and queue one delivery per subscriber, all in the caller's transaction."""
+) -> list[str]:
+    """Put an event in the outbox and queue one delivery per subscriber, all in the caller's transaction.
+
+    Returns the names of the subscribers it goes to.
+    """
+    hooks = (
+        await session.execute(
+            select(Webhook.id, Webhook.description, Webhook.url).where(
+                Webhook.controller_id == actor.controller_id,
+                col(Webhook.deleted_at).is_(None),
+                text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(
+                    type=event_type.value
+                ),
+            )
+        )
+    ).all()
+    if not hooks:
+        data = {k: (None if k in TRANSIENT.get(event_type.value, ()) else v) for k, v in data.items()}
     event = WebhookEvent(
         controller_id=actor.controller_id,
         type=event_type.value,
@@ -123,15 +149,8 @@ async def enqueue(
         payload={"type": event_type.value, "timestamp": utcnow().isoformat(), "data": data},
     )
     session.add(event)
-    hooks = await session.scalars(
-        select(Webhook.id).where(
-            Webhook.controller_id == actor.controller_id,
-            col(Webhook.deleted_at).is_(None),
-            text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(type=event_type.value),
-        )
-    )
     deliveries = [
-        WebhookDelivery(controller_id=actor.controller_id, webhook_id=hook_id, event_id=event.id) for hook_id in hooks
+        WebhookDelivery(controller_id=actor.controller_id, webhook_id=hook.id, event_id=event.id) for hook in hooks
     ]
     session.add_all(deliveries)
     await session.flush()
@@ -151,6 +170,37 @@ async def enqueue(
                 "c": str(actor.controller_id),
             },
         )
+    return [recipient_name(hook.description, hook.url) for hook in hooks]
+
+
+async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uuid.UUID) -> None:
+    """Erasure: keep the person's past events (what was sent, when) but none of their values."""
+    await session.execute(
+        text(
+            "UPDATE webhook_event SET payload = jsonb_build_object('type', payload->'type', "
+            "'timestamp', payload->'timestamp', 'data', jsonb_build_object('customer_id', CAST(:s AS text), "
+            "'erased', true)) WHERE controller_id = :c AND subject_id = :s"
+        ),
+        {"c": actor.controller_id, "s": subject_id},
+    )
+
+
+async def _drop_transient(session: AsyncSession, event: WebhookEvent) -> None:
+    keys = TRANSIENT.get(event.type)
+    if not keys:
+        return
+    pending = await session.scalar(
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.controller_id == event.controller_id,
+            WebhookDelivery.event_id == event.id,
+            WebhookDelivery.status == DeliveryStatus.pending,
+        )
+        .limit(1)
+    )
+    if pending is None:
+        data = {k: (None if k in keys else v) for k, v in event.payload.get("data", {}).items()}
+        event.payload = {**event.payload, "data": data}
 
 
 async def address_allowed(url: str, *, allow_private: bool) -> bool:
@@ -189,6 +239,8 @@ async def deliver(
         assert event is not None
         if webhook.deleted_at is not None:
             delivery.status = DeliveryStatus.cancelled
+            await session.flush()
+            await _drop_transient(session, event)
             return
         secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
         body = dumps(event.payload)
@@ -225,5 +277,8 @@ async def deliver(
             delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
         elif len(delivery.attempts) >= MAX_ATTEMPTS:
             delivery.status = DeliveryStatus.failed
+        if delivery.status is not DeliveryStatus.pending:
+            await session.flush()
+            await _drop_transient(session, event)
     if not ok and len(delivery.attempts) < MAX_ATTEMPTS:
         raise DeliveryFailed(f"attempt {len(delivery.attempts)} got {status_code or error}")

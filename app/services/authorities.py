@@ -1,0 +1,111 @@
+"""The EU/EEA data protection supervisory authorities a person may complain to (GDPR Art. 77).
+
+A refusal must name the supervisory authority and how to reach it. The register's own authority is Finland's
+Office of the Data Protection Ombudsman; a person may also complain in the EU/EEA country where they live or work.
+The data set (`app/data/authorities.json`) holds all 30 authorities (27 EU member states, Iceland, Liechtenstein and
+Norway); each contact detail says whether it was checked against the authority's own site (`verified`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any
+
+FINLAND = "FI"
+VERIFIED_FIELDS = ("name_en", "name_native", "website", "email", "phone", "street_address", "postal_address")
+_DATA_PACKAGE = "app"
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """One supervisory authority and its contact details.
+
+    `verified` maps each contact field to whether its value was seen on the authority's own site (or the EDPB
+    members list); unverified values are best knowledge and should be presented as such.
+    """
+
+    country: str
+    name_en: str
+    name_native: str
+    website: str
+    email: str | None
+    phone: str | None
+    street_address: str | None
+    postal_address: str | None
+    source: str
+    verified: dict[str, bool]
+    note: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Authority:
+        """Build an authority from one entry of the data set, checking its shape."""
+        verified = raw["verified"]
+        missing = set(VERIFIED_FIELDS) - set(verified)
+        if missing:
+            raise ValueError(f"authority {raw.get('country')!r}: verified lacks {sorted(missing)}")
+        return cls(
+            country=str(raw["country"]).upper(),
+            name_en=str(raw["name_en"]),
+            name_native=str(raw["name_native"]),
+            website=str(raw["website"]),
+            email=_optional(raw.get("email")),
+            phone=_optional(raw.get("phone")),
+            street_address=_optional(raw.get("street_address")),
+            postal_address=_optional(raw.get("postal_address")),
+            source=str(raw["source"]),
+            verified={field: bool(verified[field]) for field in VERIFIED_FIELDS},
+            note=_optional(raw.get("note")),
+        )
+
+    def is_verified(self, field: str) -> bool:
+        """Whether the value of `field` was checked against the authority's own site."""
+        return self.verified.get(field, False)
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[Authority, ...]:
+    resource = files(_DATA_PACKAGE) / "data" / "authorities.json"
+    document = json.loads(resource.read_text(encoding="utf-8"))
+    authorities = sorted((Authority.from_dict(entry) for entry in document["authorities"]), key=lambda a: a.country)
+    return tuple(authorities)
+
+
+@lru_cache(maxsize=1)
+def _by_country() -> dict[str, Authority]:
+    return {a.country: a for a in _load()}
+
+
+def all_authorities() -> list[Authority]:
+    """All 30 EU/EEA supervisory authorities, sorted by ISO 3166-1 alpha-2 country code."""
+    return list(_load())
+
+
+def authority(country: str | None) -> Authority | None:
+    """The authority of `country` (ISO 3166-1 alpha-2, any case), or None when unknown or not given."""
+    if not country:
+        return None
+    return _by_country().get(country.strip().upper())
+
+
+def finland() -> Authority:
+    """Finland's Office of the Data Protection Ombudsman, the register's own supervisory authority."""
+    found = authority(FINLAND)
+    if found is None:  # pragma: no cover - the data set always holds Finland
+        raise LookupError("the authority data set has no entry for Finland")
+    return found
+
+
+def for_person(country: str | None) -> list[Authority]:
+    """The authorities to name to a person: Finland first, then their own country's when known and different."""
+    result = [finland()]
+    own = authority(country)
+    if own is not None and own.country != FINLAND:
+        result.append(own)
+    return result
