@@ -467,3 +467,15 @@ def test_days_awaiting_identity_move_the_deadline(client: TestClient, tenant: Te
     expected = deadlines.answer_due(deadlines.local_date(received), paused_days=35)
     assert verified["due_date"] == expected.isoformat()
     assert verified["overdue"] is False
+
+
+def test_access_letters_enclose_the_export_or_say_nothing_is_held(client: TestClient, tenant: Tenant) -> None:
+    person = new_customer(client, tenant)
+    found = intake(client, tenant, "access", customer_id=person["id"])
+    act(client, tenant, found["id"], "complete")
+    text = letter(client, tenant, found["id"], lang="en")
+    assert "/v1/" not in text  # the export goes with the letter; an API path means nothing to the person
+    nobody = intake(client, tenant, "access", person={"email": "none@example.fi"})
+    act(client, tenant, nobody["id"], "complete")
+    for lang in ("fi", "sv", "en"):
+        assert letter(client, tenant, nobody["id"], lang=lang)

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from app.errors import Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.json import loads
 from app.models.base import utcnow
 from app.models.customers import CustomerKind
@@ -222,6 +222,8 @@ async def update(
 ) -> MarketingState:
     """Bring the customer's permissions to what `data` says, recording only what changes (so PUT repeats safely)."""
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
+    if customer.erased_at is not None:
+        raise Conflict("The person's data was erased: every channel is denied and nothing more is recorded.")
     now = utcnow()
     occurred_at = data.occurred_at or now
     if occurred_at.tzinfo is None:

@@ -23,7 +23,9 @@ async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: s
 
 async def create_order(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, data: OrderCreate) -> Order:
     """Record an order for a customer of the actor's controller."""
-    await get_customer(session=session, actor=actor, customer_id=customer_id)
+    customer = await get_customer(session=session, actor=actor, customer_id=customer_id)
+    if customer.erased_at is not None:
+        raise Conflict("The person's data was erased; what is kept is blocked from every other use.")
     if data.external_id is not None and await _external_id_taken(session, actor, data.external_id):
         raise Conflict("An order with this external_id exists already.")
     order = Order(

@@ -164,11 +164,13 @@ def _validate_corrections(corrections: dict[str, Any]) -> None:
 
 async def _apply_at_once(session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
     """What the law says applies on receipt, before any answer: marketing stops; a weighed objection restricts."""
+    if customer.erased_at is not None:
+        return  # nothing left to market to or restrict
     if request.type is RequestType.objection:
         if request.params["kind"] == ObjectionKind.direct_marketing.value:
             # Art. 21(3): absolute and immediate.
             await _marketing(session, actor, request, MarketingUpdate(objection=True))
-        elif customer.erased_at is None:
+        else:
             # Art. 18(1)(d): restricted while it is weighed whether the controller's grounds override.
             await restriction.restrict(
                 session=session, actor=actor, customer=customer, ground=RestrictionGround.objection_pending, fields=[]
@@ -477,6 +479,13 @@ async def withdraw(
     return request
 
 
+def _for_letter(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The outcome as the letter tells it: the export goes with the letter, not as an API path."""
+    if "export" not in outcome:
+        return outcome
+    return {**outcome, "export": {k: v for k, v in outcome["export"].items() if k != "url"}}
+
+
 async def letter_context(
     *, session: AsyncSession, actor: Actor, request: SubjectRequest, language: AnswerLanguage | None
 ) -> LetterContext:
@@ -548,7 +557,7 @@ async def letter_context(
         today=deadlines.today(),
         person_name=name,
         person_address=[line for line in (street, postal) if line],
-        outcome=request.outcome,
+        outcome=_for_letter(request.outcome),
         refusal_reasons=request.refusal_reasons,
         authorities=[dataclasses.asdict(a) for a in authorities.for_person(country)],
         recipients=list(request.outcome.get("recipients_notified", [])),
