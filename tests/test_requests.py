@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import get_settings
 from app.models.api_keys import Role
 from app.services import deadlines
 from tests.conftest import Tenant, new_customer
@@ -479,3 +480,28 @@ def test_access_letters_enclose_the_export_or_say_nothing_is_held(client: TestCl
     act(client, tenant, nobody["id"], "complete")
     for lang in ("fi", "sv", "en"):
         assert letter(client, tenant, nobody["id"], lang=lang)
+
+
+def test_the_clock_can_keep_running_while_identity_is_awaited(
+    client: TestClient, tenant: Tenant, owner_db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REKISTERI_IDENTITY_PAUSES_CLOCK", "false")
+    get_settings.cache_clear()
+    try:
+        person = new_customer(client, tenant)
+        received = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+        request = intake(client, tenant, "access", customer_id=person["id"], received_at=received.isoformat())
+        waiting = act(client, tenant, request["id"], "request-identity", reason="Unclear.")
+        assert waiting["overdue"] is True
+        with owner_db.transaction():
+            owner_db.execute("SET LOCAL session_replication_role = replica")
+            owner_db.execute(
+                "UPDATE subject_request SET identity_requested_at = now() - interval '5 days' WHERE id = %s",
+                (request["id"],),
+            )
+        verified = act(client, tenant, request["id"], "verify", method="document")
+        assert verified["paused_days"] == 0
+        assert verified["due_date"] == request["due_date"]
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
