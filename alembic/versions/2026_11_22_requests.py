@@ -94,9 +94,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_subject_request_controller_id_due_date_id", "subject_request", ["controller_id", "due_date", "id"]
     )
-    op.create_index(
-        "ix_subject_request_controller_id_customer_id", "subject_request", ["controller_id", "customer_id"]
-    )
+    op.create_index("ix_subject_request_controller_id_customer_id", "subject_request", ["controller_id", "customer_id"])
     op.add_column("customer", sa.Column("restriction_ground", sqlmodel.sql.sqltypes.AutoString(40), nullable=True))
     op.add_column(
         "customer",
