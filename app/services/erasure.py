@@ -152,10 +152,13 @@ async def erase(*, session: AsyncSession, actor: Actor, customer: Customer, requ
             continue
         setattr(customer, name, None)
         erased_fields.append(name)
+    now = utcnow()
+    if erased_fields or customer.restriction_notice is not None or customer.erased_at is None:
+        customer.version += 1
+        customer.updated_at = now
     customer.restriction_notice = None
-    customer.erased_at = utcnow()
-    customer.version += 1
-    customer.updated_at = customer.erased_at
+    # Erased once, erased since then: a repeated request does not move the date.
+    customer.erased_at = customer.erased_at or now
 
     dropped = [o for o in orders if o.id not in keep_orders]
     for order in dropped:

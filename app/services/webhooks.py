@@ -189,6 +189,18 @@ async def _drop_transient(session: AsyncSession, event: WebhookEvent) -> None:
     keys = TRANSIENT.get(event.type)
     if not keys:
         return
+    # The event's deliveries to several subscribers may settle at the same moment, each in its own
+    # transaction and each seeing the others still pending: then none would drop the values. Taking the
+    # event's row lock first makes them settle one after another, so the last sees the others settled
+    # (and the payload as they left it).
+    locked = await session.scalar(
+        select(WebhookEvent)
+        .where(WebhookEvent.controller_id == event.controller_id, WebhookEvent.id == event.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    event = locked
     pending = await session.scalar(
         select(WebhookDelivery.id)
         .where(
