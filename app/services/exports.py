@@ -36,6 +36,7 @@ from app.services.webhooks import recipient_name
 ACCESS_SCHEMA = "rekisteri.access/1"
 PORTABILITY_SCHEMA = "rekisteri.portability/1"
 CHUNK = 500  # rows fetched per round trip
+ZIP_CHUNK = 64 * 1024  # compressed bytes sent at a time
 
 # Art. 20 covers what the person gave us and what their use of the service shows; not what we derived.
 PROVIDED = (
@@ -60,15 +61,120 @@ OBSERVED = ("ip_address",)
 ORDER_COLUMNS = ("id", "external_id", "order_date", "lines", "total", "currency", "invoice_status", "created_at")
 PORTABLE_ORDER_COLUMNS = ("id", "external_id", "order_date", "lines", "total", "currency")
 
+
+def _texts(fi: str, sv: str, en: str) -> dict[str, str]:
+    return {"fi": fi, "sv": sv, "en": en}
+
+
+# Art. 15(1)(e)-(f), in the language of the answer (Art. 12(1): intelligible to the person).
 RIGHTS = [
-    {"right": "access", "article": "15", "how": "Ask for a copy of your data and this information."},
-    {"right": "rectification", "article": "16", "how": "Ask us to correct inaccurate data."},
-    {"right": "erasure", "article": "17", "how": "Ask us to erase your data; we keep only what the law requires."},
-    {"right": "restriction", "article": "18", "how": "Ask us to only store your data while a question is settled."},
-    {"right": "portability", "article": "20", "how": "Receive the data you gave us in a machine-readable form."},
-    {"right": "objection", "article": "21", "how": "Object to processing; to direct marketing at any time."},
-    {"right": "complaint", "article": "77", "how": "Complain to a supervisory authority (listed below)."},
-    {"right": "judicial_remedy", "article": "79", "how": "Bring proceedings before a court."},
+    (
+        "access",
+        "15",
+        _texts(
+            "Voit pyytää jäljennöksen tiedoistasi ja nämä tiedot niiden käsittelystä.",
+            "Du kan begära en kopia av dina uppgifter och denna information om hur de behandlas.",
+            "Ask for a copy of your data and this information.",
+        ),
+    ),
+    (
+        "rectification",
+        "16",
+        _texts(
+            "Voit pyytää oikaisemaan virheelliset tietosi.",
+            "Du kan begära att felaktiga uppgifter rättas.",
+            "Ask us to correct inaccurate data.",
+        ),
+    ),
+    (
+        "erasure",
+        "17",
+        _texts(
+            "Voit pyytää poistamaan tietosi; säilytämme vain sen, mitä laki edellyttää.",
+            "Du kan begära att dina uppgifter raderas; vi behåller bara det som lagen kräver.",
+            "Ask us to erase your data; we keep only what the law requires.",
+        ),
+    ),
+    (
+        "restriction",
+        "18",
+        _texts(
+            "Voit pyytää, että tietojasi vain säilytetään, kunnes asia on selvitetty.",
+            "Du kan begära att dina uppgifter endast lagras medan en fråga utreds.",
+            "Ask us to only store your data while a question is settled.",
+        ),
+    ),
+    (
+        "portability",
+        "20",
+        _texts(
+            "Voit saada meille antamasi tiedot koneellisesti luettavassa muodossa.",
+            "Du kan få de uppgifter du har lämnat till oss i ett maskinläsbart format.",
+            "Receive the data you gave us in a machine-readable form.",
+        ),
+    ),
+    (
+        "objection",
+        "21",
+        _texts(
+            "Voit vastustaa tietojesi käsittelyä; suoramarkkinointia milloin tahansa.",
+            "Du kan invända mot behandlingen; mot direktmarknadsföring när som helst.",
+            "Object to processing; to direct marketing at any time.",
+        ),
+    ),
+    (
+        "complaint",
+        "77",
+        _texts(
+            "Voit tehdä valituksen valvontaviranomaiselle (complaint_authorities).",
+            "Du kan lämna in ett klagomål till en tillsynsmyndighet (complaint_authorities).",
+            "Complain to a supervisory authority (complaint_authorities).",
+        ),
+    ),
+    (
+        "judicial_remedy",
+        "79",
+        _texts(
+            "Voit viedä asian tuomioistuimen käsiteltäväksi.",
+            "Du kan väcka talan vid domstol.",
+            "Bring proceedings before a court.",
+        ),
+    ),
+]
+NO_AUTOMATED_DECISIONS = _texts(
+    "Sinusta ei tehdä automaattisia päätöksiä eikä profilointia, joilla olisi oikeusvaikutuksia tai vastaavia "
+    "merkittäviä vaikutuksia (tietosuoja-asetuksen 22 artikla).",
+    "Inga automatiserade beslut eller profilering med rättsliga eller liknande betydande följder för dig "
+    "(artikel 22 i dataskyddsförordningen).",
+    "No automated decision-making or profiling with legal or similarly significant effects (Art. 22).",
+)
+# Art. 15(1)(d): the period or, where the notice names none, the criteria that set it: the purpose, and the
+# Accounting Act (kirjanpitolaki 1336/1997, chapter 2, section 10) for orders and invoices.
+RETENTION_CRITERIA = [
+    {
+        "category": "customer data",
+        "period": _texts(
+            "Tietoja säilytetään asiakassuhteen ajan ja sen jälkeen vain niin kauan kuin ne ovat tarpeen "
+            "käsittelyn tarkoituksiin tai laki niin edellyttää.",
+            "Uppgifterna sparas under kundförhållandet och därefter bara så länge de behövs för ändamålen "
+            "med behandlingen eller lagen kräver det.",
+            "Kept for the customer relationship and afterwards only as long as the purposes of the processing "
+            "need them or the law requires.",
+        ),
+    },
+    {
+        "category": "accounting records",
+        "period": _texts(
+            "Tilauksiin liittyvät kirjanpidon tositteet (esim. laskut) vähintään kuusi vuotta ja kirjanpitokirjat "
+            "vähintään 10 vuotta tilikauden päättymisvuoden lopusta (kirjanpitolaki 1336/1997, 2 luku 10 §).",
+            "Bokföringsverifikationer för beställningar (t.ex. fakturor) minst sex år och bokföringsböcker minst "
+            "10 år från utgången av det år då räkenskapsperioden upphörde (Finlands bokföringslag 1336/1997, "
+            "2 kap. 10 §).",
+            "Accounting vouchers for orders (e.g. invoices) at least six years, and books of account at least 10 "
+            "years, from the end of the year in which the financial year ended (Accounting Act 1336/1997, "
+            "chapter 2, section 10).",
+        ),
+    },
 ]
 
 _orders = Order.__table__  # type: ignore[attr-defined]
@@ -184,17 +290,16 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
         "transfers_outside_eea": _local(notice.get("transfers"), lang),
         "retention": [
             {"category": r.get("category"), "period": _local(r.get("period"), lang)}
-            for r in notice.get("retention", [])
+            for r in notice.get("retention") or RETENTION_CRITERIA
         ],
         "source": {
             "your_record": customer.source,
             "regular_sources": [_local(v, lang) for v in notice.get("sources", [])],
         },
-        "automated_decision_making": _local(notice.get("automated_decisions"), lang)
-        or "No automated decision-making or profiling with legal or similarly significant effects (Art. 22).",
+        "automated_decision_making": _local(notice.get("automated_decisions") or NO_AUTOMATED_DECISIONS, lang),
         "restricted_since": customer.restricted_since,
         "erased_at": customer.erased_at,
-        "rights": RIGHTS,
+        "rights": [{"right": right, "article": article, "how": how[lang]} for right, article, how in RIGHTS],
         "complaint_authorities": [_plain(a) for a in authorities.for_person(customer.country)],
     }
 
@@ -349,17 +454,25 @@ class _Sink(io.RawIOBase):
 
     def __init__(self) -> None:
         self.parts: list[bytes] = []
+        self.size = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        self.parts.append(bytes(data))
+        # The compressor hands over an empty string for most rows: keep none, or they go out as empty chunks.
+        if data:
+            self.parts.append(bytes(data))
+            self.size += len(data)
         return len(data)
+
+    def full(self) -> bool:
+        return self.size >= ZIP_CHUNK
 
     def take(self) -> bytes:
         out = b"".join(self.parts)
         self.parts.clear()
+        self.size = 0
         return out
 
 
@@ -396,14 +509,16 @@ async def portability_zip(
             f.write(_csv_row(["channel", "action", "occurred_at", "received_via", "wording"]))
             for h in head["marketing_choices"]:
                 f.write(_csv_row([h["channel"], h["action"], h["occurred_at"], h["received_via"], h["wording"]]))
-        yield sink.take()
+        if sink.size:
+            yield sink.take()
         with archive.open("orders.csv", "w", force_zip64=True) as f:
             f.write(_csv_row(["order_id", "external_id", "order_date", "total", "currency"]))
             async for order in _stream_orders(session, controller_id, customer_id, PORTABLE_ORDER_COLUMNS):
                 f.write(_csv_row([order[c] for c in ("id", "external_id", "order_date", "total", "currency")]))
-                if len(sink.parts) > 64:
+                if sink.full():
                     yield sink.take()
-        yield sink.take()
+        if sink.size:
+            yield sink.take()
         with archive.open("order_lines.csv", "w", force_zip64=True) as f:
             f.write(_csv_row(["order_id", "line", "description", "quantity", "unit_price", "sku"]))
             async for order in _stream_orders(session, controller_id, customer_id, ("id", "lines")):
@@ -420,6 +535,6 @@ async def portability_zip(
                             ]
                         )
                     )
-                if len(sink.parts) > 64:
+                if sink.full():
                     yield sink.take()
     yield sink.take()

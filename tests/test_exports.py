@@ -1,0 +1,673 @@
+"""Access (Art. 15) and portability (Art. 20) exports: content, formats, audit, roles, streaming."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import uuid
+import zipfile
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.config import ControllerProfile
+from app.models.api_keys import Role
+from app.services import exports
+from tests.conftest import EXAMPLES, Tenant, new_customer
+
+PROBLEM = "application/problem+json"
+PROFILE = ControllerProfile.load(EXAMPLES / "sonmark.toml")
+NOTICE = PROFILE.notice
+
+PERSON = {
+    "external_id": "shop-42",
+    "customer_number": "A-1001",
+    "first_name": "Sven",
+    "last_name": "Svensson",
+    "email": "sven.svensson@example.se",
+    "phone": "+46 70 123 45 67",
+    "street_address": "Storgatan 1",
+    "postal_code": "111 22",
+    "city": "Stockholm",
+    "country": "SE",
+    "ip_address": "192.0.2.10",
+    "preferred_language": "sv",
+    "newsletter": True,
+    "payment_method": "invoice",
+    "payment_terms": "14 days",
+    "delivery_method": "post",
+    "relationship_start_date": "2024-01-15",
+    "source": "registration",
+    "kind": "private",
+}
+ORDERS = [
+    {
+        "external_id": "o-1",
+        "order_date": "2026-01-02",
+        "lines": [
+            {"description": "Kaiutin", "quantity": "2", "unit_price": "49.90", "sku": "SPK-1"},
+            {"description": "Kaapeli, 2 m", "quantity": "1", "unit_price": "9.90"},
+        ],
+        "total": "109.70",
+        "currency": "EUR",
+        "invoice_status": "paid",
+    },
+    {
+        "external_id": "o-2",
+        "order_date": "2026-03-04",
+        "lines": [{"description": "Vahvistin", "quantity": "1", "unit_price": "299.00", "sku": "AMP-7"}],
+        "total": "299.00",
+        "currency": "EUR",
+        "invoice_status": "open",
+    },
+]
+WORDING = "Haluan sähköpostia tarjouksista."
+DERIVED = {"customer_number", "source", "external_id", "kind", "payment_terms"}
+DERIVED |= {"relationship_start_date", "relationship_end_date"}
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def export(client: TestClient, tenant: Tenant, customer_id: Any, role: Role = Role.admin, **params: str) -> Any:
+    return client.get(f"/v1/customers/{customer_id}/export", params=params, headers=tenant.headers(role))
+
+
+def document(client: TestClient, tenant: Tenant, customer_id: Any, **params: str) -> dict[str, Any]:
+    response = export(client, tenant, customer_id, **params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return json.loads(response.content)  # type: ignore[no-any-return]
+
+
+def rich_customer(client: TestClient, tenant: Tenant) -> dict[str, Any]:
+    """A customer with every kind of data: fields, a change, orders, marketing choices and a request."""
+    person = new_customer(client, tenant, **PERSON)
+    headers = tenant.headers()
+    changed = client.patch(f"/v1/customers/{person['id']}", json={"city": "Göteborg"}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    for order in ORDERS:
+        created = client.post(f"/v1/customers/{person['id']}/orders", json=order, headers=headers)
+        assert created.status_code == 201, created.text
+    marketing = {
+        "channels": {"electronic": {"consent": True}, "telemarketing": {"prohibited": True}},
+        "received_via": "web",
+        "wording": WORDING,
+    }
+    recorded = client.put(f"/v1/customers/{person['id']}/marketing", json=marketing, headers=headers)
+    assert recorded.status_code == 200, recorded.text
+    request = client.post(
+        "/v1/requests", json={"type": "access", "customer_id": person["id"], "channel": "email"}, headers=headers
+    )
+    assert request.status_code == 201, request.text
+    person["request_id"] = request.json()["id"]
+    return person  # type: ignore[no-any-return]
+
+
+def disclosures(client: TestClient, tenant: Tenant, customer_id: Any) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    url: str | None = "/v1/audit"
+    params: dict[str, Any] | None = {"entity_id": str(customer_id), "limit": 200}
+    while url:
+        page = client.get(url, params=params, headers=tenant.headers(Role.auditor))
+        assert page.status_code == 200, page.text
+        events += page.json()["items"]
+        url, params = page.json()["next"], None
+    return [e for e in events if e["action"] == "disclose"]
+
+
+def chain_ok(client: TestClient, tenant: Tenant) -> None:
+    verified = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor))
+    assert verified.status_code == 200
+    assert verified.json()["ok"] is True, verified.json()
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"]
+    assert problem["title"]
+    return problem  # type: ignore[no-any-return]
+
+
+def read_csv(archive: zipfile.ZipFile, name: str) -> list[dict[str, str]]:
+    with archive.open(name) as raw:
+        return list(csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline="")))
+
+
+def fast_orders(
+    owner_db: psycopg.Connection[Any], tenant: Tenant, customer_id: Any, count: int
+) -> list[tuple[uuid.UUID, dt.date]]:
+    """Insert `count` orders directly as the owner, the audit trigger off (a fixture, not a path the app has)."""
+    start = dt.date(2020, 1, 1)
+    rows = [(uuid.uuid4(), start + dt.timedelta(days=n % 2000)) for n in range(count)]
+    line = [{"description": "Kaiutin", "quantity": "1", "unit_price": "10.00", "sku": "SPK-1"}]
+    with owner_db.transaction():
+        owner_db.execute("SET LOCAL session_replication_role = replica")
+        with owner_db.cursor().copy(
+            "COPY customer_order (controller_id, id, customer_id, external_id, order_date, lines, total, currency, "
+            "invoice_status, version, created_at) FROM STDIN"
+        ) as copy:
+            for n, (order_id, day) in enumerate(rows):
+                copy.write_row(
+                    (
+                        tenant.id,
+                        order_id,
+                        customer_id,
+                        f"bulk-{customer_id}-{n}",
+                        day,
+                        json.dumps(line),
+                        "10.00",
+                        "EUR",
+                        "paid",
+                        1,
+                        "2026-01-01T00:00:00Z",
+                    )
+                )
+    return rows
+
+
+# --- access (Art. 15) -----------------------------------------------------------------------------
+
+
+class TestAccess:
+    def test_holds_all_the_persons_data(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        doc = document(client, tenant, person["id"])
+        assert doc["schema"] == "rekisteri.access/1"
+        assert dt.datetime.fromisoformat(doc["generated_at"])
+        assert doc["controller"]["name"] == "SonMark Oy"
+        assert doc["controller"]["business_id"] == "2477816-7"
+        assert doc["controller"]["contact_person"]["email"] == "ular.mihkelson@sonmark.fi"
+
+        customer = doc["customer"]
+        assert customer["id"] == person["id"]
+        assert "controller_id" not in customer
+        assert customer["first_name"] == "Sven"
+        assert customer["email"] == "sven.svensson@example.se"
+        assert customer["phone"] == "+46701234567"
+        assert customer["city"] == "Göteborg"
+        assert customer["customer_number"] == "A-1001"
+        assert customer["ip_address"] == "192.0.2.10"
+
+        orders = doc["orders"]
+        assert [o["external_id"] for o in orders] == ["o-1", "o-2"]
+        assert {o["invoice_status"] for o in orders} == {"paid", "open"}
+        assert Decimal(orders[0]["total"]) == Decimal("109.70")
+        assert orders[0]["lines"][0]["sku"] == "SPK-1"
+        assert len(orders[0]["lines"]) == 2
+
+        channels = {c["channel"]: c for c in doc["marketing"]["channels"]}
+        assert channels["electronic"]["decision"]["allowed"] is True
+        assert channels["telemarketing"]["prohibited_since"] is not None
+        assert channels["telemarketing"]["decision"]["allowed"] is False
+        actions = {(h["channel"], h["action"]) for h in doc["marketing"]["history"]}
+        assert {("electronic", "consent_granted"), ("telemarketing", "prohibited")} <= actions
+
+        assert [r["id"] for r in doc["requests"]] == [person["request_id"]]
+        assert doc["requests"][0]["type"] == "access"
+
+    def test_audit_history_shows_the_decrypted_values(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        history = document(client, tenant, person["id"])["audit_history"]
+        assert [e["seq"] for e in history] == sorted(e["seq"] for e in history)
+        created = next(e for e in history if e["entity"] == "customer" and e["action"] == "create")
+        assert created["entity_id"] == person["id"]
+        assert created["changes"]["email"]["new"] == "sven.svensson@example.se"
+        updated = next(e for e in history if e["entity"] == "customer" and e["action"] == "update")
+        assert updated["changes"]["city"] == {"old": "Stockholm", "new": "Göteborg"}
+        assert "city" in updated["fields"]
+        assert updated["by_role"] == "admin"
+        orders = [e for e in history if e["entity"] == "order" and e["action"] == "create"]
+        assert sorted(e["changes"]["external_id"]["new"] for e in orders) == ["o-1", "o-2"]
+        assert any(e["entity"] == "marketing_event" for e in history)
+        assert any(e["entity"] == "request" and e["entity_id"] == person["request_id"] for e in history)
+        # Who did it is the controller's staff, not for the person: names and keys stay out.
+        assert not {"actor_name", "actor_key_id", "hash", "prev_hash"} & set(history[0])
+
+    def test_information_is_article_15_from_the_profile(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        info = document(client, tenant, person["id"])["information"]
+        assert info["purposes"] == [p.fi for p in NOTICE.purposes]
+        assert info["legal_basis"] == NOTICE.legal_basis.fi  # type: ignore[union-attr]
+        assert info["categories_of_data"] == [c.fi for c in NOTICE.data_categories]
+        assert info["recipients"] == [r.fi for r in NOTICE.recipients]
+        assert info["regular_disclosures"] == [d.fi for d in NOTICE.disclosures]
+        assert info["transfers_outside_eea"] == NOTICE.transfers.fi  # type: ignore[union-attr]
+        assert info["source"] == {"your_record": "registration", "regular_sources": [s.fi for s in NOTICE.sources]}
+        assert isinstance(info["automated_decision_making"], str)
+        assert info["automated_decision_making"]
+        assert {"email", "first_name", "city", "country", "ip_address", "customer_number"} <= set(
+            info["your_data_held"]
+        )
+        assert "organisation" not in info["your_data_held"]  # no value held
+        assert info["restricted_since"] is None
+        assert info["erased_at"] is None
+        rights = {r["right"]: r for r in info["rights"]}
+        assert {"access", "rectification", "erasure", "restriction", "objection", "portability", "complaint"} <= set(
+            rights
+        )
+        assert all(r["how"] for r in info["rights"])
+
+    def test_retention_is_stated(self, client: TestClient, tenant: Tenant) -> None:
+        # Art. 15(1)(d): the period, or the criteria that set it. The test profile's notice names none.
+        person = new_customer(client, tenant)
+        retention = document(client, tenant, person["id"])["information"]["retention"]
+        assert retention, "an access answer must state how long the data is kept (Art. 15(1)(d))"
+        assert all(r["category"] and r["period"] for r in retention)
+
+    def test_complaint_authorities_start_with_finland_then_the_persons_country(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        swede = new_customer(client, tenant, country="SE")
+        authorities = document(client, tenant, swede["id"])["information"]["complaint_authorities"]
+        assert [a["country"] for a in authorities] == ["FI", "SE"]
+        finland = authorities[0]
+        assert finland["name_en"] == "Office of the Data Protection Ombudsman"
+        assert finland["email"] == "tietosuoja@om.fi"
+        assert "Lintulahdenkuja 4" in finland["street_address"]
+        assert "verified" in authorities[1]
+
+        finn = new_customer(client, tenant, country="FI")
+        authorities = document(client, tenant, finn["id"])["information"]["complaint_authorities"]
+        assert [a["country"] for a in authorities] == ["FI"]
+        unknown = new_customer(client, tenant)
+        authorities = document(client, tenant, unknown["id"])["information"]["complaint_authorities"]
+        assert [a["country"] for a in authorities] == ["FI"]
+
+    def test_lang_en_gives_the_english_texts(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant, source="purchase")
+        info = document(client, tenant, person["id"], lang="en")["information"]
+        assert info["purposes"] == [p.en for p in NOTICE.purposes]
+        assert info["purposes"][0] == "Maintaining the company's customer register"
+        assert info["legal_basis"] == NOTICE.legal_basis.en  # type: ignore[union-attr]
+        assert info["categories_of_data"] == [c.en for c in NOTICE.data_categories]
+        assert info["recipients"] == [r.en for r in NOTICE.recipients]
+        assert info["transfers_outside_eea"] == NOTICE.transfers.en  # type: ignore[union-attr]
+        assert info["source"]["regular_sources"] == [s.en for s in NOTICE.sources]
+        assert info["source"]["your_record"] == "purchase"
+
+    def test_texts_follow_the_asked_language(self, client: TestClient, tenant: Tenant) -> None:
+        # A Finnish answer should not explain the person's rights in English.
+        person = new_customer(client, tenant)
+        fi = document(client, tenant, person["id"], lang="fi")["information"]
+        en = document(client, tenant, person["id"], lang="en")["information"]
+        sv = document(client, tenant, person["id"], lang="sv")["information"]
+        assert fi["purposes"] != en["purposes"]
+        assert sv["purposes"] == fi["purposes"]  # no Swedish in the profile: Finnish
+        for key in ("rights", "automated_decision_making", "retention"):
+            assert fi[key] != en[key], key
+            assert sv[key] != en[key], key
+        assert [r["right"] for r in fi["rights"]] == [r["right"] for r in en["rights"]]
+
+    def test_a_customer_with_nothing_else(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        doc = document(client, tenant, person["id"])
+        assert doc["orders"] == []
+        assert doc["requests"] == []
+        assert doc["marketing"]["history"] == []
+        assert doc["information"]["recipients_of_your_data"] == []
+
+    def test_restricted_person_still_gets_their_data_and_the_recipients(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        hook = client.post(
+            "/v1/webhooks", json={"url": "https://crm.example.fi/hooks", "description": "CRM"}, headers=tenant.headers()
+        )
+        assert hook.status_code == 201, hook.text
+        person = new_customer(client, tenant, city="Vaasa")
+        request = client.post(
+            "/v1/requests",
+            json={
+                "type": "restriction",
+                "customer_id": person["id"],
+                "channel": "email",
+                "restriction": {"ground": "accuracy_contested", "contested_fields": ["city"]},
+            },
+            headers=tenant.headers(),
+        ).json()
+        done = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+        assert done.status_code == 200, done.text
+        doc = document(client, tenant, person["id"])
+        assert doc["customer"]["city"] == "Vaasa"
+        assert doc["information"]["restricted_since"] is not None
+        assert doc["information"]["recipients_of_your_data"] == ["CRM"]
+        assert document(client, tenant, person["id"], kind="portability")["provided"]["city"] == "Vaasa"
+
+    def test_erased_persons_audit_values_are_gone(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant, city="Kuopio")
+        request = client.post(
+            "/v1/requests",
+            json={
+                "type": "erasure",
+                "customer_id": person["id"],
+                "channel": "email",
+                "erasure": {"ground": "no_longer_necessary"},
+            },
+            headers=tenant.headers(),
+        ).json()
+        done = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+        assert done.status_code == 200, done.text
+        response = export(client, tenant, person["id"])
+        assert response.status_code == 200, response.text
+        doc = json.loads(response.content)
+        assert doc["information"]["erased_at"] is not None
+        assert b"Kuopio" not in response.content
+        assert person["email"].encode() not in response.content
+        before = [e for e in doc["audit_history"] if e["action"] != "disclose" and e["entity"] == "customer"]
+        assert before
+        assert all(e["changes"] is None for e in before)
+
+
+# --- portability (Art. 20) ------------------------------------------------------------------------
+
+
+class TestPortability:
+    def test_only_what_the_person_provided(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        doc = document(client, tenant, person["id"], kind="portability")
+        assert doc["schema"] == "rekisteri.portability/1"
+        assert doc["controller"] == {"name": "SonMark Oy", "business_id": "2477816-7"}
+        provided = doc["provided"]
+        assert provided["first_name"] == "Sven"
+        assert provided["email"] == "sven.svensson@example.se"
+        assert provided["city"] == "Göteborg"
+        assert provided["newsletter"] is True
+        assert provided["payment_method"] == "invoice"
+        assert doc["observed"] == {"ip_address": "192.0.2.10"}
+        flat = set(provided) | set(doc["observed"]) | set(doc)
+        assert not DERIVED & flat, DERIVED & flat
+        assert "id" not in provided
+        assert not {"information", "customer", "audit_history", "requests"} & set(doc)
+
+        assert [o["external_id"] for o in doc["orders"]] == ["o-1", "o-2"]
+        for order in doc["orders"]:
+            assert set(order) == {"id", "external_id", "order_date", "lines", "total", "currency"}
+        assert doc["orders"][1]["lines"] == [
+            {"description": "Vahvistin", "quantity": "1", "unit_price": "299.00", "sku": "AMP-7"}
+        ]
+        choices = {(c["channel"], c["action"]): c for c in doc["marketing_choices"]}
+        consent = choices[("electronic", "consent_granted")]
+        assert consent["received_via"] == "web"
+        assert consent["wording"] == WORDING
+        assert ("telemarketing", "prohibited") in choices
+
+    def test_zip_of_csv_files(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        response = export(client, tenant, person["id"], kind="portability", format="zip")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/zip"
+        assert response.headers["content-disposition"] == f'attachment; filename="portability-{person["id"]}.zip"'
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        assert archive.testzip() is None
+        assert archive.namelist() == [
+            "README.txt",
+            "person.csv",
+            "marketing_choices.csv",
+            "orders.csv",
+            "order_lines.csv",
+        ]
+        assert "rekisteri.portability/1" in archive.read("README.txt").decode()
+
+        fields = {r["field"]: r["value"] for r in read_csv(archive, "person.csv")}
+        assert fields["first_name"] == "Sven"
+        assert fields["city"] == "Göteborg"
+        assert fields["email"] == "sven.svensson@example.se"
+        assert fields["ip_address"] == "192.0.2.10"
+        assert not DERIVED & set(fields)
+
+        choices = read_csv(archive, "marketing_choices.csv")
+        assert {(c["channel"], c["action"]) for c in choices} >= {
+            ("electronic", "consent_granted"),
+            ("telemarketing", "prohibited"),
+        }
+        assert next(c for c in choices if c["channel"] == "electronic")["wording"] == WORDING
+
+        orders = read_csv(archive, "orders.csv")
+        assert [(o["external_id"], o["order_date"], o["total"], o["currency"]) for o in orders] == [
+            ("o-1", "2026-01-02", "109.70", "EUR"),
+            ("o-2", "2026-03-04", "299.00", "EUR"),
+        ]
+        assert "invoice_status" not in orders[0]
+
+        lines = read_csv(archive, "order_lines.csv")
+        first = orders[0]["order_id"]
+        assert [(ln["order_id"], ln["line"], ln["description"], ln["sku"]) for ln in lines] == [
+            (first, "1", "Kaiutin", "SPK-1"),
+            (first, "2", "Kaapeli, 2 m", ""),
+            (orders[1]["order_id"], "1", "Vahvistin", "AMP-7"),
+        ]
+        assert Decimal(lines[0]["quantity"]) == 2
+        assert Decimal(lines[0]["unit_price"]) == Decimal("49.90")
+
+    def test_zip_of_a_customer_with_nothing_else(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        response = export(client, tenant, person["id"], kind="portability", format="zip")
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        assert archive.testzip() is None
+        assert read_csv(archive, "orders.csv") == []
+        assert read_csv(archive, "order_lines.csv") == []
+        assert read_csv(archive, "marketing_choices.csv") == []
+
+    def test_zip_is_only_for_portability(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        problem = assert_problem(export(client, tenant, person["id"], kind="access", format="zip"), 422)
+        assert "portability" in problem["detail"]
+        assert_problem(export(client, tenant, person["id"], format="zip"), 422)  # access is the default
+        assert_problem(export(client, tenant, person["id"], kind="everything"), 422)
+        assert disclosures(client, tenant, person["id"]) == []
+
+
+# --- errors, roles, tenancy -----------------------------------------------------------------------
+
+
+class TestRefusals:
+    def test_unknown_customer_is_404(self, client: TestClient, tenant: Tenant) -> None:
+        for params in ({}, {"kind": "portability"}, {"kind": "portability", "format": "zip"}):
+            assert_problem(export(client, tenant, uuid.uuid4(), **params), 404)
+        assert_problem(client.get("/v1/customers/not-a-uuid/export", headers=tenant.headers()), 422)
+
+    def test_needs_a_key(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        assert_problem(client.get(f"/v1/customers/{person['id']}/export"), 401)
+
+    @pytest.mark.parametrize("role", [Role.integration, Role.auditor])
+    def test_only_staff_may_export(self, client: TestClient, tenant: Tenant, role: Role) -> None:
+        person = new_customer(client, tenant)
+        for params in ({}, {"kind": "portability"}, {"kind": "portability", "format": "zip"}):
+            assert_problem(export(client, tenant, person["id"], role, **params), 403)
+        request = client.post(
+            "/v1/requests",
+            json={"type": "access", "customer_id": person["id"], "channel": "email"},
+            headers=tenant.headers(),
+        ).json()
+        client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+        assert_problem(client.get(f"/v1/requests/{request['id']}/export", headers=tenant.headers(role)), 403)
+        assert disclosures(client, tenant, person["id"]) == []
+
+    def test_agent_may_export(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        assert export(client, tenant, person["id"], Role.agent).status_code == 200
+
+    def test_another_controllers_customer_is_404(
+        self, client: TestClient, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        person = rich_customer(client, tenant)
+        for params in ({}, {"kind": "portability"}, {"kind": "portability", "format": "zip"}):
+            assert_problem(export(client, other_tenant, person["id"], **params), 404)
+        done = client.post(f"/v1/requests/{person['request_id']}/complete", json={}, headers=tenant.headers())
+        assert done.status_code == 200, done.text
+        assert_problem(client.get(f"/v1/requests/{person['request_id']}/export", headers=other_tenant.headers()), 404)
+        assert disclosures(client, tenant, person["id"]) == []
+
+
+# --- audit ----------------------------------------------------------------------------------------
+
+
+class TestDisclosureAudit:
+    def test_each_export_is_one_disclose_event(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        assert disclosures(client, tenant, person["id"]) == []
+        kinds = []
+        for params in ({}, {"kind": "portability"}, {"kind": "portability", "format": "zip"}):
+            assert export(client, tenant, person["id"], Role.agent, **params).status_code == 200
+            events = disclosures(client, tenant, person["id"])
+            kinds.append(params.get("kind", "access"))
+            assert len(events) == len(kinds)
+        assert [e["changes"]["export"]["new"] for e in events] == kinds
+        for event in events:
+            assert event["entity"] == "customer"
+            assert event["subject_id"] == person["id"]
+            assert event["actor_role"] == "agent"
+            assert event["actor_name"] == "agent tester"
+            assert event["erased"] is False
+        chain_ok(client, tenant)
+
+    def test_the_access_answer_shows_earlier_disclosures(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        document(client, tenant, person["id"], kind="portability")
+        history = document(client, tenant, person["id"])["audit_history"]
+        shown = [e for e in history if e["action"] == "disclose"]
+        assert [e["changes"]["export"]["new"] for e in shown][:1] == ["portability"]
+
+
+# --- the export of a completed request ------------------------------------------------------------
+
+
+class TestRequestExport:
+    def test_access_request_export_after_completion(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        url = f"/v1/requests/{person['request_id']}/export"
+        assert_problem(client.get(url, headers=tenant.headers()), 409)
+        assert disclosures(client, tenant, person["id"]) == []
+
+        done = client.post(f"/v1/requests/{person['request_id']}/complete", json={}, headers=tenant.headers())
+        assert done.status_code == 200, done.text
+        response = client.get(url, headers=tenant.headers(Role.agent))
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"] == f'attachment; filename="access-{person["id"]}.json"'
+        doc = response.json()
+        assert doc["schema"] == "rekisteri.access/1"
+        assert doc["customer"]["id"] == person["id"]
+        assert [o["external_id"] for o in doc["orders"]] == ["o-1", "o-2"]
+        assert doc["requests"][0]["status"] == "completed"
+        # The customer's preferred language (sv) has no texts in the profile: the Finnish ones.
+        assert doc["information"]["purposes"] == [p.fi for p in NOTICE.purposes]
+        english = client.get(url, params={"lang": "en"}, headers=tenant.headers()).json()
+        assert english["information"]["purposes"] == [p.en for p in NOTICE.purposes]
+
+        assert_problem(client.get(url, params={"format": "zip"}, headers=tenant.headers()), 422)
+        events = disclosures(client, tenant, person["id"])
+        assert len(events) == 2
+        assert {e["changes"]["request_id"]["new"] for e in events} == {person["request_id"]}
+        assert {e["changes"]["export"]["new"] for e in events} == {"access"}
+        chain_ok(client, tenant)
+
+    def test_portability_request_export(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        request = client.post(
+            "/v1/requests",
+            json={"type": "portability", "customer_id": person["id"], "channel": "letter"},
+            headers=tenant.headers(),
+        ).json()
+        url = f"/v1/requests/{request['id']}/export"
+        assert_problem(client.get(url, params={"format": "zip"}, headers=tenant.headers()), 409)
+        client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+        doc = client.get(url, headers=tenant.headers()).json()
+        assert doc["schema"] == "rekisteri.portability/1"
+        as_zip = client.get(url, params={"format": "zip"}, headers=tenant.headers())
+        archive = zipfile.ZipFile(io.BytesIO(as_zip.content))
+        assert len(read_csv(archive, "orders.csv")) == 2
+
+    def test_other_request_types_have_no_export(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        request = client.post(
+            "/v1/requests",
+            json={"type": "marketing_prohibition", "customer_id": person["id"], "channel": "phone"},
+            headers=tenant.headers(),
+        )
+        assert request.status_code == 201, request.text
+        client.post(f"/v1/requests/{request.json()['id']}/complete", json={}, headers=tenant.headers())
+        assert_problem(client.get(f"/v1/requests/{request.json()['id']}/export", headers=tenant.headers()), 409)
+
+    def test_unknown_request_is_404(self, client: TestClient, tenant: Tenant) -> None:
+        assert_problem(client.get(f"/v1/requests/{uuid.uuid4()}/export", headers=tenant.headers()), 404)
+
+
+# --- streaming ------------------------------------------------------------------------------------
+
+
+class TestStreaming:
+    COUNT = 3000
+
+    def test_thousands_of_orders_stream_in_chunks(
+        self, client: TestClient, tenant: Tenant, owner_db: psycopg.Connection[Any]
+    ) -> None:
+        person = new_customer(client, tenant)
+        rows = fast_orders(owner_db, tenant, person["id"], self.COUNT)
+        expected = [str(i) for i, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+        for kind in ("access", "portability"):
+            chunks: list[bytes] = []
+            with client.stream(
+                "GET", f"/v1/customers/{person['id']}/export", params={"kind": kind}, headers=tenant.headers()
+            ) as response:
+                assert response.status_code == 200
+                assert "content-length" not in response.headers
+                chunks.extend(response.iter_bytes())
+            assert len(chunks) > 1, kind
+            assert all(chunks), "no empty chunks"
+            doc = json.loads(b"".join(chunks))
+            assert len(doc["orders"]) == self.COUNT, kind
+            assert [o["id"] for o in doc["orders"]] == expected, "ordered by date, then id"
+
+    def test_thousands_of_orders_in_the_zip(
+        self, client: TestClient, tenant: Tenant, owner_db: psycopg.Connection[Any]
+    ) -> None:
+        person = new_customer(client, tenant)
+        fast_orders(owner_db, tenant, person["id"], self.COUNT)
+        chunks: list[bytes] = []
+        with client.stream(
+            "GET",
+            f"/v1/customers/{person['id']}/export",
+            params={"kind": "portability", "format": "zip"},
+            headers=tenant.headers(),
+        ) as response:
+            assert response.status_code == 200
+            chunks.extend(response.iter_bytes())
+        assert len(chunks) > 1
+        assert all(chunks), "no empty chunks"
+        archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+        assert archive.testzip() is None
+        assert len(read_csv(archive, "orders.csv")) == self.COUNT
+        assert len(read_csv(archive, "order_lines.csv")) == self.COUNT
+
+    def test_no_empty_chunks_reach_the_server(
+        self, client: TestClient, app: FastAPI, tenant: Tenant, owner_db: psycopg.Connection[Any]
+    ) -> None:
+        # White-box: the test client drops empty chunks, a server sends each one through the ASGI machinery.
+        person = new_customer(client, tenant)
+        fast_orders(owner_db, tenant, person["id"], self.COUNT)
+        customer_id = uuid.UUID(person["id"])
+
+        async def chunks(kind: str) -> list[bytes]:
+            async with app.state.owner_sessionmaker() as session:
+                made = {
+                    "access": lambda: exports.access_document(session, tenant.id, customer_id, "fi"),
+                    "portability": lambda: exports.portability_document(session, tenant.id, customer_id),
+                    "zip": lambda: exports.portability_zip(session, tenant.id, customer_id),
+                }[kind]()
+                return [chunk async for chunk in made]
+
+        assert client.portal is not None
+        for kind in ("access", "portability", "zip"):
+            got = client.portal.call(chunks, kind)
+            assert len(got) > 1, kind
+            assert all(got), f"{kind}: {sum(not c for c in got)} empty chunks of {len(got)}"
