@@ -47,5 +47,5 @@ lock:  ## re-pin dependencies (needs uv)
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
 
-bench: install-dev  ## the marketing-check benchmarks (ratios against baselines in the same run)
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+bench: install-dev  ## the marketing-check and export benchmarks (ratios against baselines in the same run)
+	$(BIN)/python -m bench.run $(BENCH_ARGS) && $(BIN)/python -m bench.bench_export
