@@ -118,15 +118,35 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def redact(message: str, given: object) -> str:
+    """The message without the input or any piece of it.
+
+    The input may be personal data, and validators quote it, in whole or in part (email-validator names
+    the domain it could not resolve): every word of the message that is a piece of the input goes.
+    """
+    if not isinstance(given, str) or not given.strip():
+        return message
+    message = message.replace(given, "…")
+    haystack = given.casefold()
+    words = []
+    for word in message.split(" "):
+        core = word.strip(".,:;!?'\"()[]")
+        if len(core) >= 3 and core.casefold() in haystack:
+            word = word.replace(core, "…")
+        words.append(word)
+    return " ".join(words)
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the input back: it may be personal data, and some validators quote it in their message.
-    found = []
-    for err in exc.errors():
-        message, given = str(err.get("msg", "")), err.get("input")
-        if isinstance(given, str) and given.strip():
-            message = message.replace(given, "…")
-        found.append({"loc": [str(part) for part in err.get("loc", ())], "msg": message, "type": err.get("type")})
-    return found
+    return [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "msg": redact(str(err.get("msg", "")), err.get("input")),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
 
 
 async def _domain_error(_: Request, exc: Exception) -> Response:

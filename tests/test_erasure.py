@@ -252,8 +252,8 @@ def test_full_erasure_leaves_nothing_readable_anywhere(client: TestClient, tenan
     of those values occurs in any column of any table; the audit log still verifies but shows the person's
     events as erased; the person cannot be found, marketed to or edited.
     """
-    # Earlier marketing events go to the outbox; this subscriber does not take customer.erased (see test 3).
-    subscribe(client, tenant, "https://crm.invalid/hooks", events=["marketing.changed", "customer.rectified"])
+    # Earlier marketing events go to the outbox; the subscriber is gone before the erasure (a live one: test 3).
+    crm = subscribe(client, tenant, "https://crm.invalid/hooks", events=["marketing.changed", "customer.rectified"])
     customer, values = rich_customer(client, tenant)
     cid = customer["id"]
     needles = list(values.values())
@@ -276,17 +276,27 @@ def test_full_erasure_leaves_nothing_readable_anywhere(client: TestClient, tenan
     new_city = unique("corrected-city")
     asked = {"email": values["email"], "first_name": unique("asked-first"), "street_address": unique("asked-street")}
     details = unique("rectification-details")
+    asked_title, refused_because, rectified_note = unique("asked-title"), unique("refused-because"), unique("r-note")
     rectification = new_request(
         client,
         tenant,
         "rectification",
         person=asked,
         details=details,
-        rectification={"corrections": {"city": new_city}},
+        rectification={"corrections": {"city": new_city, "title": asked_title}},
     )
     assert rectification["customer_id"] == cid
-    act(client, tenant, rectification["id"], "complete")
+    act(client, tenant, rectification["id"], "complete", refuse_fields={"title": refused_because}, note=rectified_note)
     needles += [new_city, asked["first_name"], asked["street_address"], details]
+    needles += [asked_title, refused_because, rectified_note]
+
+    # What staff wrote about the person in requests refused, withdrawn and extended.
+    refusal, withdrawal, extension = unique("refusal-reasons"), unique("withdraw-note"), unique("extension-reason")
+    refused = new_request(client, tenant, "portability", customer_id=cid)
+    act(client, tenant, refused["id"], "refuse", reasons=refusal)
+    withdrawn = new_request(client, tenant, "restriction", customer_id=cid, restriction={"ground": "legal_claims"})
+    act(client, tenant, withdrawn["id"], "withdraw", note=withdrawal)
+    needles += [refusal, withdrawal, extension]
 
     # An access request that waited for proof of identity, with notes about the person.
     access = new_request(
@@ -301,12 +311,14 @@ def test_full_erasure_leaves_nothing_readable_anywhere(client: TestClient, tenan
     reason, note = unique("identity-reason"), unique("identity-note")
     act(client, tenant, access["id"], "request-identity", reason=reason)
     act(client, tenant, access["id"], "verify", method="document", note=note)
+    act(client, tenant, access["id"], "extend", months=1, reason=extension)
     act(client, tenant, access["id"], "complete")
     needles += [access["person"]["first_name"], access["person"]["postal_code"], access["details"], reason, note]
 
     # The scan sees each value before the erasure (but the old city, now only in the encrypted audit log).
     assert [needle for needle, where in scan(owner_db, *needles).items() if not where] == [values["city"]]
 
+    call(client, tenant, "DELETE", f"/v1/webhooks/{crm['id']}", 204)
     erasure_details = unique("erasure-details")
     request = new_request(
         client,

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
+from app.errors import redact
 from app.main import create_app
 from tests.conftest import Tenant, new_customer
 
@@ -124,3 +125,23 @@ def test_nul_characters_are_refused_not_a_500(client: TestClient, tenant: Tenant
 def test_out_of_range_cursor(client: TestClient, tenant: Tenant) -> None:
     cursor = base64.urlsafe_b64encode(str(10**40).encode()).decode()
     assert_problem(client.get(f"/v1/audit?cursor={cursor}", headers=tenant.headers()), 400)
+
+
+@pytest.mark.parametrize(
+    ("message", "given"),
+    [
+        ("The domain name secretdomain.fi does not exist.", "maija@secretdomain.fi"),
+        ("value 'maija@secretdomain.fi' is not valid", "maija@secretdomain.fi"),
+        ("Virtanen, Matti is not a name we know", "Matti Virtanen"),
+    ],
+)
+def test_a_message_keeps_no_piece_of_the_input(message: str, given: str) -> None:
+    redacted = redact(message, given)
+    for piece in ("secretdomain", "maija", "Matti", "Virtanen"):
+        assert piece not in redacted
+    assert " not " in redacted  # what was wrong is still said
+
+
+def test_a_message_without_the_input_is_unchanged() -> None:
+    message = "value is not a valid email address: An email address must have an @-sign."
+    assert redact(message, "no-at-sign.example.fi") == message

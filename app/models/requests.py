@@ -7,7 +7,17 @@ import enum
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, JsonValue, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    JsonValue,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Column, Date, DateTime, ForeignKeyConstraint, Index, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field as SQLField
@@ -17,6 +27,11 @@ from app.models.base import IsoDateTime, created_at_field, id_field, tenant_fiel
 from app.models.customers import CountryCode, CustomerFields, CustomerUpdate
 from app.models.marketing import Channel
 from app.validators import normalise_country, normalise_phone
+
+# Reasons are written to the person: blank ones are no reasons at all (Art. 12(4)).
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# The GDPR applies from 25 May 2018 (Art. 99(2)); a request cannot have been received under it earlier.
+GDPR_APPLIES = dt.datetime(2018, 5, 25, tzinfo=dt.UTC)
 
 
 class RequestType(enum.StrEnum):
@@ -358,7 +373,7 @@ class RequestIdentity(BaseModel):
         json_schema_extra={"examples": [{"reason": "The letter gives an address we do not have on record."}]},
     )
 
-    reason: str = Field(min_length=1, max_length=2000, description="What raised the reasonable doubt.")
+    reason: Reason = Field(max_length=2000, description="What raised the reasonable doubt.")
 
 
 class Extend(BaseModel):
@@ -372,7 +387,7 @@ class Extend(BaseModel):
     )
 
     months: Literal[1, 2] = 2
-    reason: str = Field(min_length=1, max_length=5000, description="Shown to the person.")
+    reason: Reason = Field(max_length=5000, description="Shown to the person.")
 
 
 class Complete(BaseModel):
@@ -385,7 +400,7 @@ class Complete(BaseModel):
         },
     )
 
-    refuse_fields: dict[str, str] = Field(
+    refuse_fields: dict[str, Annotated[Reason, Field(max_length=2000)]] = Field(
         default_factory=dict,
         description="Rectification only: fields not corrected, each with the reason (the rest are applied).",
     )
@@ -402,7 +417,7 @@ class Refuse(BaseModel):
         },
     )
 
-    reasons: str = Field(min_length=1, max_length=10000)
+    reasons: Reason = Field(max_length=10000, description="Why; written to the person, so without others' data.")
 
 
 class Withdraw(BaseModel):

@@ -70,7 +70,9 @@ async def list_orders(
     "/v1/orders/{order_id}",
     summary="Change an order",
     description="Changes the fields sent, typically `invoice_status`. With `If-Match`, an order changed since "
-    "you read it is left alone and the answer is 412.",
+    "you read it is left alone and the answer is 412. The orders of a restricted (Art. 18) or erased person are "
+    "only stored: their `invoice_status` may still change, to settle or collect the invoice; any other change "
+    "is 409.",
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )
 async def update_order(

@@ -142,7 +142,8 @@ async def get_request(request_id: uuid.UUID, session: Session, actor: Staff, res
     "/v1/requests/{request_id}/request-identity",
     summary="Ask the person to confirm who they are",
     description="Only where there is reasonable doubt (Art. 12(6)). The request waits in `awaiting_identity`; "
-    "with the default setting its deadline stands still until `verify`.",
+    "with the default setting its deadline stands still until `verify`, if it was asked on or before the due "
+    "date (asked later, the request stays as late as it is).",
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )
 async def request_identity(
@@ -183,7 +184,8 @@ async def verify(
 @router.post(
     "/v1/requests/{request_id}/extend",
     summary="Extend the deadline once, with reasons",
-    description="Art. 12(3): by one or two further months, once, and only on or before the first due date. "
+    description="Art. 12(3): by one or two further months, once, and only on or before the first due date "
+    "(while the clock stands for proof of identity, the days waited so far count to it). "
     "The reasons go to the person in the extension letter (`GET .../letter`).",
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )

@@ -15,6 +15,7 @@ from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
 from app.models.customers import IDENTIFYING, Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
 from app.models.orders import Order
+from app.models.requests import SubjectRequest
 from app.security import Actor
 from app.validators import normalise_phone
 
@@ -226,6 +227,14 @@ async def delete_customer(
     if has_orders is not None:
         # Orders are accounting records (Accounting Act 1336/1997 2:10); what may go is decided by erasure.
         raise Conflict("The customer has orders; use an erasure request, which keeps what the law requires.")
+    has_requests = await session.scalar(
+        select(SubjectRequest.id)
+        .where(SubjectRequest.controller_id == actor.controller_id, SubjectRequest.customer_id == customer_id)
+        .limit(1)
+    )
+    if has_requests is not None:
+        # The requests are the proof that the person was answered; erasure keeps them without the values.
+        raise Conflict("The customer has data subject requests; use an erasure request, which keeps them as proof.")
     await session.delete(customer)
     await session.flush()
     await session.run_sync(lambda s: destroy_subject_key(s, actor.controller_id, customer_id))

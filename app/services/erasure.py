@@ -27,6 +27,7 @@ from app.models.webhooks import EventType
 from app.security import Actor
 from app.services import deadlines, webhooks
 
+ERASED_TEXT = "[erased]"  # stands where staff's free text about an erased person was
 VOUCHER_YEARS = 6  # Accounting Act 1336/1997 2:10(2): from the end of the financial year
 
 HOLD_FIELDS: dict[str, tuple[str, ...]] = {
@@ -222,5 +223,13 @@ async def forget_requests(*, session: AsyncSession, actor: Actor, customer_id: u
         request.details = None
         if "corrections" in request.params:
             request.params = {"fields": sorted(request.params["corrections"])}
-        request.outcome = {k: v for k, v in request.outcome.items() if k not in ("identity_note", "identity_reason")}
+        # Staff write reasons and notes about the person: what they said goes, that they said it stays.
+        request.refusal_reasons = ERASED_TEXT if request.refusal_reasons else None
+        request.extension_reason = ERASED_TEXT if request.extension_reason else None
+        outcome = {k: v for k, v in request.outcome.items() if k not in ("identity_note", "identity_reason")}
+        if outcome.get("note"):
+            outcome["note"] = ERASED_TEXT
+        if isinstance(outcome.get("refused"), dict):
+            outcome["refused"] = dict.fromkeys(outcome["refused"], ERASED_TEXT)
+        request.outcome = outcome
     await session.flush()

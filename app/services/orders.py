@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +61,24 @@ async def list_orders(
     return list(await session.scalars(query))
 
 
+async def _may_change(session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
+    """A restricted or erased person's orders are only stored: their invoice may still be settled or collected.
+
+    GDPR Art. 18(2) allows processing for legal claims while restricted, and an unpaid invoice is what an
+    erasure keeps (Art. 17(3)(e)); every other change is refused.
+    """
+    others = sorted(set(changes) - {"invoice_status"})
+    if not others:
+        return
+    customer = await get_customer(session=session, actor=actor, customer_id=order.customer_id)
+    if customer.erased_at is not None or customer.restricted_since is not None:
+        state = "erased" if customer.erased_at is not None else "restricted (GDPR Art. 18)"
+        raise Conflict(
+            f"The person's data is {state}: the order is only stored, and only its invoice_status may change "
+            f"(not {', '.join(others)})."
+        )
+
+
 async def update_order(
     *, session: AsyncSession, actor: Actor, order_id: uuid.UUID, data: OrderUpdate, expected: set[int] | None
 ) -> Order:
@@ -78,14 +97,17 @@ async def update_order(
         raise Conflict("Another order has this external_id.")
     if "lines" in values:
         values["lines"] = [line.model_dump(mode="json") for line in data.lines or []]
-    changed = False
-    for key, value in values.items():
-        if value is None and key in {"order_date", "lines", "total", "currency", "invoice_status"}:
-            continue  # these cannot be cleared
-        if getattr(order, key) != value:
-            setattr(order, key, value)
-            changed = True
-    if changed:
+    changes = {
+        key: value
+        for key, value in values.items()
+        # these cannot be cleared
+        if not (value is None and key in {"order_date", "lines", "total", "currency", "invoice_status"})
+        and getattr(order, key) != value
+    }
+    await _may_change(session, actor, order, changes)
+    for key, value in changes.items():
+        setattr(order, key, value)
+    if changes:
         order.version += 1
         order.updated_at = utcnow()
         await session.flush()

@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import get_settings
-from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable, redact
 from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.customers import Customer, CustomerUpdate
 from app.models.marketing import Channel, ChannelChange, MarketingUpdate, ReceivedVia
 from app.models.requests import (
+    GDPR_APPLIES,
     OPEN_STATUSES,
     AnswerLanguage,
     Complete,
@@ -54,11 +55,35 @@ def public(request: SubjectRequest, today: dt.date | None = None) -> RequestPubl
     return RequestPublic.model_validate(request.model_dump() | {"overdue": overdue})
 
 
+def clock_stands(request: SubjectRequest) -> bool:
+    """Whether the request's clock stands still: proof of identity was asked for while it still ran.
+
+    Asking after the deadline stops nothing: a late answer stays late (Art. 12(3), (6)).
+    """
+    return (
+        request.status is RequestStatus.awaiting_identity
+        and request.identity_requested_at is not None
+        and get_settings().identity_pauses_clock
+        and deadlines.local_date(request.identity_requested_at) <= request.due_date
+    )
+
+
+def current_due(request: SubjectRequest, today: dt.date) -> dt.date:
+    """The deadline as it stands today: while the clock stands, the days waited so far are added."""
+    if not clock_stands(request):
+        return request.due_date
+    assert request.identity_requested_at is not None
+    waited = (today - deadlines.local_date(request.identity_requested_at)).days
+    return deadlines.answer_due(
+        deadlines.local_date(request.received_at),
+        extension_months=request.extension_months or 0,
+        paused_days=request.paused_days + max(waited, 0),
+    )
+
+
 def is_overdue(request: SubjectRequest, today: dt.date) -> bool:
     """Open and past its deadline; a request waiting for proof of identity is not, while its clock stands."""
-    if request.status not in OPEN_STATUSES:
-        return False
-    if request.status is RequestStatus.awaiting_identity and get_settings().identity_pauses_clock:
+    if request.status not in OPEN_STATUSES or clock_stands(request):
         return False
     return deadlines.is_overdue(request.due_date, today)
 
@@ -105,6 +130,8 @@ async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) ->
         raise Unprocessable("received_at needs a time zone.", loc=("body", "received_at"))
     if received_at > now + dt.timedelta(minutes=1):
         raise Unprocessable("received_at is in the future.", loc=("body", "received_at"))
+    if received_at < GDPR_APPLIES:
+        raise Unprocessable("received_at is before the GDPR applied (25 May 2018).", loc=("body", "received_at"))
     customer: Customer | None = None
     if data.customer_id is not None:
         customer = await session.scalar(
@@ -159,7 +186,7 @@ def _validate_corrections(corrections: dict[str, Any]) -> None:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ("body", "rectification", "corrections", *(str(p) for p in error["loc"]))
-        raise Unprocessable(f"Not a valid correction: {error['msg']}.", loc=loc) from None
+        raise Unprocessable(f"Not a valid correction: {redact(error['msg'], error.get('input'))}.", loc=loc) from None
 
 
 async def _apply_at_once(session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
@@ -231,10 +258,14 @@ async def list_requests(
     if customer_id is not None:
         query = query.where(SubjectRequest.customer_id == customer_id)
     if overdue is not None:
-        counting = list(OPEN_STATUSES)
+        late = col(SubjectRequest.status).in_(OPEN_STATUSES) & (col(SubjectRequest.due_date) < deadlines.today())
         if get_settings().identity_pauses_clock:
-            counting.remove(RequestStatus.awaiting_identity)
-        late = col(SubjectRequest.status).in_(counting) & (col(SubjectRequest.due_date) < deadlines.today())
+            # As clock_stands(): asked for identity while the clock still ran.
+            asked_on = func.date(func.timezone(deadlines.HELSINKI.key, col(SubjectRequest.identity_requested_at)))
+            stands = (col(SubjectRequest.status) == RequestStatus.awaiting_identity) & (
+                asked_on <= col(SubjectRequest.due_date)
+            )
+            late = late & ~func.coalesce(stands, False)
         query = query.where(late if overdue else ~late)
     if after is not None:
         query = query.where(func.row(SubjectRequest.due_date, SubjectRequest.id) > func.row(*after))
@@ -285,16 +316,11 @@ async def verify(
         await session.flush()
         await _apply_at_once(session, actor, request, customer)
     now = utcnow()
-    waited = request.status is RequestStatus.awaiting_identity and request.identity_requested_at is not None
-    if waited and get_settings().identity_pauses_clock:
+    if clock_stands(request):
         assert request.identity_requested_at is not None
-        paused = (deadlines.local_date(now) - deadlines.local_date(request.identity_requested_at)).days
-        request.paused_days += paused
-        request.due_date = deadlines.answer_due(
-            deadlines.local_date(request.received_at),
-            extension_months=request.extension_months or 0,
-            paused_days=request.paused_days,
-        )
+        today = deadlines.local_date(now)
+        request.due_date = current_due(request, today)
+        request.paused_days += (today - deadlines.local_date(request.identity_requested_at)).days
     request.status = RequestStatus.in_progress
     request.identity_method = data.method
     request.identity_verified_by = actor.name
@@ -315,7 +341,8 @@ async def extend(
     _open(request)
     if request.extension_months is not None:
         raise Conflict("The deadline was extended already; the law allows one extension.")
-    if deadlines.today() > request.due_date:
+    today = deadlines.today()
+    if deadlines.is_overdue(current_due(request, today), today):
         raise Conflict("The first deadline has passed; it can no longer be extended (Art. 12(3)).")
     request.extension_months = data.months
     request.extension_reason = data.reason
@@ -445,13 +472,17 @@ async def refuse(
     ):
         # The controller's grounds override: the restriction while it was weighed ends, and the refusal
         # itself is the notice the person gets before that (Art. 18(3)).
+        # Not if the person is restricted on a ground of their own, or another objection is weighed.
         customer = await _customer_for(session, actor, request)
-        if customer.restriction_ground == RestrictionGround.objection_pending.value:
+        if customer.restriction_ground == RestrictionGround.objection_pending.value and not (
+            await restriction.objection_pending(session, actor, customer, other_than=request.id)
+        ):
             await restriction.lift(
                 session=session,
                 actor=actor,
                 customer=customer,
                 notice={"at": now.isoformat(), "via": "refusal", "request_id": str(request.id)},
+                other_than=request.id,
             )
     request.status = RequestStatus.refused
     request.refusal_reasons = reasons

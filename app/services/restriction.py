@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from app.errors import Conflict, Unprocessable
 from app.models.base import utcnow
 from app.models.customers import Customer, CustomerUpdate
-from app.models.requests import RestrictionGround, RestrictionNotice
+from app.models.requests import (
+    OPEN_STATUSES,
+    ObjectionKind,
+    RequestType,
+    RestrictionGround,
+    RestrictionNotice,
+    SubjectRequest,
+)
 from app.models.webhooks import EventType
 from app.security import Actor
 from app.services import customers as customer_service
@@ -30,7 +39,11 @@ async def restrict(
         raise Conflict("The person's data was erased; there is nothing left to restrict.")
     if customer.restricted_since is None:
         customer.restricted_since = utcnow()
-    customer.restriction_ground = ground.value
+        customer.restriction_ground = ground.value
+    elif ground is not RestrictionGround.objection_pending:
+        # A ground of the person's own outranks the weighing of an objection: refusing the objection
+        # must not end it. Restricted already on another ground, an objection adds nothing to lift.
+        customer.restriction_ground = ground.value
     customer.restriction_fields = sorted(set(customer.restriction_fields) | set(fields))
     customer.restriction_notice = None
     _touch(customer)
@@ -61,12 +74,38 @@ async def record_notice(
     return customer
 
 
+async def objection_pending(
+    session: AsyncSession, actor: Actor, customer: Customer, *, other_than: uuid.UUID | None
+) -> bool:
+    query = select(SubjectRequest.id).where(
+        SubjectRequest.controller_id == actor.controller_id,
+        SubjectRequest.customer_id == customer.id,
+        SubjectRequest.type == RequestType.objection,
+        col(SubjectRequest.status).in_(OPEN_STATUSES),
+        SubjectRequest.params["kind"].astext == ObjectionKind.particular_situation.value,
+    )
+    if other_than is not None:
+        query = query.where(SubjectRequest.id != other_than)
+    return await session.scalar(query.limit(1)) is not None
+
+
 async def lift(
-    *, session: AsyncSession, actor: Actor, customer: Customer, notice: dict[str, Any] | None = None
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    customer: Customer,
+    notice: dict[str, Any] | None = None,
+    other_than: uuid.UUID | None = None,
 ) -> list[str]:
-    """Lift the restriction: only after the person was told (Art. 18(3)). Return the recipients told."""
+    """Lift the restriction: only after the person was told (Art. 18(3)), and not while an objection other
+    than `other_than` is weighed. Return the recipients told."""
     if customer.restricted_since is None:
         raise Conflict("The customer is not restricted.")
+    if await objection_pending(session, actor, customer, other_than=other_than):
+        raise Conflict(
+            "An objection on the person's particular situation is being weighed (GDPR Art. 18(1)(d)): complete "
+            "or refuse it first."
+        )
     if notice is None and customer.restriction_notice is None:
         raise Conflict(
             "Tell the person first (GDPR Art. 18(3)): record it with POST /v1/customers/{id}/restriction/notice."

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -117,6 +117,17 @@ async def deliveries(
 TRANSIENT: dict[str, tuple[str, ...]] = {EventType.customer_erased.value: ("external_id",)}
 
 
+# The events a recipient of the person's data gets whether or not it subscribed to them (GDPR Art. 19).
+ART_19 = frozenset(
+    {
+        EventType.customer_rectified,
+        EventType.customer_restricted,
+        EventType.customer_restriction_lifted,
+        EventType.customer_erased,
+    }
+)
+
+
 def recipient_name(description: str | None, url: str) -> str:
     """How a subscriber is named to the person told who received their data (Art. 19)."""
     return description or urlsplit(url).hostname or url
@@ -129,14 +140,22 @@ async def enqueue(
 
     Returns the names of the subscribers it goes to.
     """
+    wanted = [
+        text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(type=event_type.value)
+    ]
+    if event_type in ART_19 and subject_id is not None:
+        # Art. 19: every recipient of the person's data is told, whatever events it subscribed to.
+        wanted.append(
+            text(
+                "EXISTS (SELECT 1 FROM webhook_delivery d JOIN webhook_event e "
+                "ON e.controller_id = d.controller_id AND e.id = d.event_id "
+                "WHERE d.controller_id = webhook.controller_id AND d.webhook_id = webhook.id AND e.subject_id = :s)"
+            ).bindparams(s=subject_id)
+        )
     hooks = (
         await session.execute(
             select(Webhook.id, Webhook.description, Webhook.url).where(
-                Webhook.controller_id == actor.controller_id,
-                col(Webhook.deleted_at).is_(None),
-                text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(
-                    type=event_type.value
-                ),
+                Webhook.controller_id == actor.controller_id, col(Webhook.deleted_at).is_(None), or_(*wanted)
             )
         )
     ).all()
