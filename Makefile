@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PROFILE ?= examples/sonmark.toml
 
-.PHONY: install install-dev run test lint format lock bench clean
+.PHONY: install install-dev browser run test lint format lock bench clean
 
 install: $(VENV)/.installed  ## virtualenv with the pinned runtime dependencies
 
@@ -28,7 +28,14 @@ run: install  ## migrate, create the default controller, serve http://127.0.0.1:
 	  echo "  $(BIN)/rekisteri keys create --controller $$id --name 'Your Name' --role admin"
 	$(BIN)/rekisteri serve --with-worker
 
-test: install-dev  ## the whole suite (embedded PostgreSQL unless REKISTERI_TEST_DATABASE_URL is set)
+browser:  ## Chromium and its driver for the browser test (Debian's packages; needs root, else the test is skipped)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "no chromium/chromedriver: the browser test will be skipped (apt-get install chromium chromium-driver)"; fi
+
+test: install-dev browser  ## the whole suite (embedded PostgreSQL unless REKISTERI_TEST_DATABASE_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status
 
 lint: install-dev  ## ruff and mypy, as CI runs them

@@ -31,6 +31,7 @@ from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.marketing import MarketingEvent
+from app.models.notices import PrivacyNotice
 from app.models.orders import Order
 from app.models.requests import SubjectRequest
 from app.models.webhooks import Webhook
@@ -52,6 +53,7 @@ AUDITED: dict[type, Audited] = {
     Order: Audited("order", lambda o: o.customer_id, frozenset({"version"})),
     ApiKey: Audited("api_key", lambda _: None, frozenset({"key_hash", "last_used_at"})),
     Controller: Audited("controller", lambda _: None),
+    PrivacyNotice: Audited("privacy_notice", lambda _: None),
     MarketingEvent: Audited("marketing_event", lambda m: m.customer_id),
     Webhook: Audited("webhook", lambda _: None, frozenset({"secret_encrypted"})),
     # A request's values are the person's: under their key, or the request's own until it is linked.

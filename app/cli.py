@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import signal
 import sys
@@ -27,10 +28,12 @@ db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 controllers_cli = typer.Typer(help="Controllers (tenants).", no_args_is_help=True)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_cli = typer.Typer(help="The audit log.", no_args_is_help=True)
+retention_cli = typer.Typer(help="Retention: what the privacy notice promised to delete.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(controllers_cli, name="controllers")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(audit_cli, name="audit")
+cli.add_typer(retention_cli, name="retention")
 
 T = TypeVar("T")
 
@@ -175,6 +178,29 @@ def controllers_create(
     typer.echo(str(_run(work)))
 
 
+@controllers_cli.command("update")
+def controllers_update(
+    profile: Annotated[Path, typer.Option(help="The controller's edited profile (TOML); its slug names it.")],
+) -> None:
+    """Replace a controller's profile; a change publishes a new version of its privacy notice."""
+    from app.security import system_actor
+    from app.services.controllers import find_controller, update_profile
+
+    data = _profile(profile)
+
+    async def work(session: AsyncSession) -> tuple[int, str, bool]:
+        found = await find_controller(session=session, slug_or_id=data.slug)
+        session.info["actor"] = system_actor(found.id)
+        _, notice, changed = await update_profile(
+            session=session, actor=session.info["actor"], content=data, expected=None
+        )
+        return notice.version, notice.notice_date.isoformat(), changed
+
+    version, drawn_up, changed = _run(work)
+    state = "published" if changed else "unchanged:"
+    typer.echo(f"{data.slug}: {state} privacy notice version {version}, drawn up {drawn_up}")
+
+
 @keys_cli.command("create")
 def keys_create(
     controller: Annotated[str, typer.Option(help="The controller's id or slug.")],
@@ -239,6 +265,55 @@ def audit_verify(
             typer.echo(f"{slug}: BROKEN at event {result.first_broken_seq}: {result.reason}")
     if broken:
         raise typer.Exit(code=1)
+
+
+@retention_cli.command("sweep")
+def retention_sweep(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be anonymised; change nothing.")] = False,
+    controller: Annotated[
+        str | None, typer.Option(help="Only this controller (id or slug); all of them by default.")
+    ] = None,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="With --dry-run: what will have expired by this date."),
+    ] = None,
+) -> None:
+    """Anonymise, through the audited path, what the controllers' retention rules say has expired.
+
+    Prints one line per person (their id, why, and until when their data was kept: no personal data), then
+    the counts. Safe to run again: what is done is not done twice.
+    """
+    from app.services import deadlines, retention
+
+    if as_of is not None and not dry_run:
+        raise _fail("--as-of only looks ahead: use it with --dry-run")
+    today = as_of.date() if as_of is not None else deadlines.today()
+
+    async def main() -> None:
+        engine = make_engine(_database_url(), pool_size=1, max_overflow=0)
+        maker = make_sessionmaker(engine)
+        try:
+            found = await retention.controllers(maker=maker, slug_or_id=controller)
+            if controller is not None and not found:
+                raise _fail(f"no such controller: {controller}")
+            for each in found:
+                report = await retention.expired(maker=maker, controller_id=each.id, today=today)
+                for entry in report.expired:
+                    typer.echo(f"{report.controller}\t{entry.customer_id}\t{entry.reason}\t{entry.detail}")
+                if report.customer_years is None:
+                    typer.echo(f"{report.controller}: the profile sets no retention period for customer data", err=True)
+                if not dry_run and report.expired:
+                    with typer.progressbar(length=len(report.expired), label=report.controller, file=sys.stderr) as bar:
+                        await retention.anonymise(
+                            maker=maker, controller_id=each.id, report=report, today=today, progress=bar.update
+                        )
+                left = ", ".join(f"{n} {why}" for why, n in report.left.items() if n) or "none"
+                done = f"{len(report.expired)} would be anonymised" if dry_run else f"{report.anonymised} anonymised"
+                typer.echo(f"{report.controller}: {done}; left as they are: {left}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
 
 
 def main() -> None:

@@ -67,6 +67,10 @@ class NotFound(DomainError):
     status, slug = 404, "not-found"
 
 
+class NotAcceptable(DomainError):
+    status, slug = 406, "not-acceptable"
+
+
 class Conflict(DomainError):
     status, slug = 409, "conflict"
 

@@ -16,7 +16,19 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
 from app.middleware import RequestMiddleware
-from app.routers import api_keys, audit, customers, health, marketing, orders, requests, webhooks
+from app.routers import (
+    api_keys,
+    audit,
+    authorities,
+    controllers,
+    customers,
+    health,
+    marketing,
+    notices,
+    orders,
+    requests,
+    webhooks,
+)
 from app.worker import run as run_worker
 
 log = logging.getLogger(__name__)
@@ -50,6 +62,16 @@ TAGS = [
         "counted by Regulation 1182/71 with Finnish holidays, completion that does the work, refusal with "
         "remedies, answer letters, exports.",
     },
+    {
+        "name": "privacy notice",
+        "description": "The controller's privacy notice (tietosuojaseloste), versioned, as JSON, HTML or Markdown, "
+        "in Finnish, Swedish and English; public at /public/{controller}/privacy-notice.",
+    },
+    {
+        "name": "complaint authorities",
+        "description": "The 30 EU/EEA data protection supervisory authorities (GDPR Art. 77), public.",
+    },
+    {"name": "controller", "description": "The controller's profile: what its privacy notice says."},
     {"name": "audit", "description": "The tamper-evident log of every change."},
     {"name": "api-keys", "description": "Personal keys, one role each."},
     {"name": "webhooks", "description": "Signed event deliveries to the systems that hold copies of the data."},
@@ -102,6 +124,18 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(RequestMiddleware)
-    for module in (customers, orders, marketing, requests, audit, api_keys, webhooks, health):
+    for module in (
+        customers,
+        orders,
+        marketing,
+        requests,
+        notices,
+        authorities,
+        controllers,
+        audit,
+        api_keys,
+        webhooks,
+        health,
+    ):
         app.include_router(module.router)
     return app

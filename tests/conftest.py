@@ -97,8 +97,9 @@ class Tenant:
         return {"Authorization": f"Bearer {self.keys[role]}", **extra}
 
 
-def make_tenant(client: TestClient, app: FastAPI) -> Tenant:
-    profile = ControllerProfile.load(EXAMPLES / "sonmark.toml").model_copy(
+def make_tenant(client: TestClient, app: FastAPI, example: str = "sonmark") -> Tenant:
+    """A controller from one of the example profiles (a seed notice), under a slug of its own."""
+    profile = ControllerProfile.load(EXAMPLES / f"{example}.toml").model_copy(
         update={"slug": f"t-{uuid.uuid4().hex[:12]}"}
     )
     controller_id = uuid.uuid4()

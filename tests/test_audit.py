@@ -121,7 +121,8 @@ class TestVerify:
     def test_intact_chain(self, client: TestClient, tenant: Tenant) -> None:
         new_customer(client, tenant)
         result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
-        assert result == {"ok": True, "events_checked": 6, "first_broken_seq": None, "reason": None}
+        # The controller, its privacy notice, a key per role, the customer.
+        assert result == {"ok": True, "events_checked": 7, "first_broken_seq": None, "reason": None}
 
     def test_detects_an_edited_event(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
         new_customer(client, tenant)
@@ -213,12 +214,12 @@ class TestNoBypass:
 
 class TestChainHead:
     def test_detects_events_removed_from_the_end(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
-        new_customer(client, tenant)  # events 1-5 made the tenant; this is event 6
-        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 6", tenant.id)
+        new_customer(client, tenant)  # events 1-6 made the tenant; this is event 7
+        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 7", tenant.id)
         result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
         assert result["ok"] is False
         assert result["reason"] == "events at the end of the chain were removed"
-        assert result["first_broken_seq"] == 6
+        assert result["first_broken_seq"] == 7
 
     def test_detects_an_emptied_log(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
         _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s", tenant.id)
@@ -227,9 +228,9 @@ class TestChainHead:
 
     def test_a_moved_head_does_not_verify(self, client: TestClient, tenant: Tenant, owner_db: Owner) -> None:
         new_customer(client, tenant)
-        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 6", tenant.id)
+        _tamper(owner_db, "DELETE FROM audit_event WHERE controller_id = %s AND seq = 7", tenant.id)
         owner_db.execute(
-            "UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_event WHERE controller_id = %s AND seq = 5)"
+            "UPDATE audit_head SET seq = 6, hash = (SELECT hash FROM audit_event WHERE controller_id = %s AND seq = 6)"
             " WHERE controller_id = %s",
             (tenant.id, tenant.id),
         )
@@ -243,7 +244,7 @@ class TestConcurrentWriters:
             made = list(pool.map(lambda i: new_customer(client, tenant, last_name=f"P{i}"), range(24)))
         assert len({c["id"] for c in made}) == 24
         result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
-        assert result == {"ok": True, "events_checked": 5 + 24, "first_broken_seq": None, "reason": None}
+        assert result == {"ok": True, "events_checked": 6 + 24, "first_broken_seq": None, "reason": None}
 
 
 class TestNoRideAlong:

@@ -122,6 +122,13 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
     ("DELETE", "/v1/customers/{customer_id}/restriction"): lambda c, t: (
         lambda cid: lambda c, t: c.delete(f"/v1/customers/{cid}/restriction", headers=t.headers())
     )(_restricted(c, t, notice=True)),
+    ("PUT", "/v1/controller"): lambda c, t: (
+        lambda profile: (
+            lambda c, t: c.put(
+                "/v1/controller", json={**profile, "register": {"name": "Uusi rekisteri"}}, headers=t.headers()
+            )
+        )
+    )(c.get("/v1/controller", headers=t.headers()).json()["profile"]),
 }
 
 

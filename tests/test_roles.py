@@ -30,7 +30,19 @@ from app.models.api_keys import Role
 from tests.conftest import Tenant
 
 PUBLIC_PATHS = frozenset(
-    {"/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
+    {
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+        "/redoc",
+        "/docs/oauth2-redirect",
+        # What anyone may read: the notice a web shop links to, and where to complain (GDPR Art. 13, 77).
+        "/public/{controller}/privacy-notice",
+        "/v1/complaint-authorities",
+        "/v1/complaint-authorities/{country}",
+    }
 )
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
@@ -74,7 +86,8 @@ def allowed_roles(context: RouteContext) -> frozenset[Role] | None:
 # app's factory with the session's settings (building an app connects nothing); every request goes to the
 # session `app`, and `test_collected_routes_are_the_served_ones` proves the two have the same routes.
 ROUTES: dict[Endpoint, RouteContext] = dict(_contexts(create_app(get_settings())))
-V1 = sorted((e for e in ROUTES if e.path.startswith("/v1")), key=str)
+V1 = sorted((e for e in ROUTES if e.path.startswith("/v1") and e.path not in PUBLIC_PATHS), key=str)
+PUBLIC_V1 = sorted((e for e in ROUTES if e.path.startswith("/v1") and e.path in PUBLIC_PATHS), key=str)
 V1_ROLES = [
     pytest.param(endpoint, role, id=f"{endpoint}-{role.value}")
     for endpoint in V1
@@ -122,6 +135,16 @@ def test_only_known_routes_are_outside_v1() -> None:
     """Anything outside /v1 is unauthenticated, so it must be one of the known public routes."""
     outside = {endpoint.path for endpoint in ROUTES if not endpoint.path.startswith("/v1")}
     assert outside <= PUBLIC_PATHS, f"unexpected routes outside /v1: {sorted(outside - PUBLIC_PATHS)}"
+
+
+def test_the_public_v1_routes_are_the_complaint_authorities(client: TestClient) -> None:
+    """The only /v1 routes without a key: where a person may complain (GDPR Art. 77), for anyone to read."""
+    assert [str(e) for e in PUBLIC_V1] == [
+        "GET /v1/complaint-authorities",
+        "GET /v1/complaint-authorities/{country}",
+    ]
+    assert client.get("/v1/complaint-authorities").status_code == 200
+    assert client.get("/v1/complaint-authorities/fi").status_code == 200
 
 
 def test_v1_routes_are_found() -> None:

@@ -70,11 +70,20 @@ def _optional(value: object) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _load() -> tuple[Authority, ...]:
+def _document() -> dict[str, Any]:
     resource = files(_DATA_PACKAGE) / "data" / "authorities.json"
-    document = json.loads(resource.read_text(encoding="utf-8"))
-    authorities = sorted((Authority.from_dict(entry) for entry in document["authorities"]), key=lambda a: a.country)
+    return json.loads(resource.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[Authority, ...]:
+    authorities = sorted((Authority.from_dict(entry) for entry in _document()["authorities"]), key=lambda a: a.country)
     return tuple(authorities)
+
+
+def checked_on() -> str:
+    """When the data set was last checked against its sources (ISO date)."""
+    return str(_document()["checked_on"])
 
 
 @lru_cache(maxsize=1)

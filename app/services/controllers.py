@@ -1,4 +1,4 @@
-"""Controllers: created from a profile file by the operator."""
+"""Controllers: created from a profile file by the operator, their profile kept current by admins."""
 
 from __future__ import annotations
 
@@ -7,42 +7,53 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.config import ControllerProfile
-from app.errors import Conflict, NotFound
+from app.config import ControllerProfile, ProfileContent
+from app.errors import Conflict, NotFound, PreconditionFailed
+from app.models.base import utcnow
 from app.models.controllers import Controller
+from app.models.notices import PrivacyNotice
+from app.security import Actor
+from app.services import deadlines, notices
+
+
+def _apply(controller: Controller, profile: ControllerProfile) -> None:
+    """Copy what the profile says of the controller onto its row; the whole profile is kept too."""
+    who, contact = profile.controller, profile.contact_person
+    controller.name = who.name
+    controller.business_id = who.business_id
+    controller.street_address = who.street_address
+    controller.postal_code = who.postal_code
+    controller.city = who.city
+    controller.country = who.country
+    controller.phone = who.phone
+    controller.email = who.email
+    controller.website = who.website
+    controller.contact_name = contact.name if contact else None
+    controller.contact_title = contact.title if contact else None
+    controller.contact_phone = contact.phone if contact else None
+    controller.contact_email = contact.email if contact else None
+    controller.register_name = profile.register_.name
+    controller.default_language = profile.default_language
+    controller.profile = profile.model_dump(mode="json", by_alias=True)
 
 
 async def create_controller(
     *, session: AsyncSession, profile: ControllerProfile, controller_id: uuid.UUID | None = None
 ) -> Controller:
-    """Create a controller from its profile; its slug must be new."""
+    """Create a controller from its profile, and publish its privacy notice; the slug must be new."""
     existing = await session.scalar(select(Controller.id).where(Controller.slug == profile.slug))
     if existing is not None:
         raise Conflict(f"A controller with the slug {profile.slug!r} exists already.")
-    who, contact = profile.controller, profile.contact_person
-    controller = Controller(
-        id=controller_id or uuid.uuid4(),
-        slug=profile.slug,
-        name=who.name,
-        business_id=who.business_id,
-        street_address=who.street_address,
-        postal_code=who.postal_code,
-        city=who.city,
-        country=who.country,
-        phone=who.phone,
-        email=who.email,
-        website=who.website,
-        contact_name=contact.name if contact else None,
-        contact_title=contact.title if contact else None,
-        contact_phone=contact.phone if contact else None,
-        contact_email=contact.email if contact else None,
-        register_name=profile.register_.name,
-        notice_date=profile.register_.notice_date,
-        default_language=profile.default_language,
-        profile=profile.model_dump(mode="json", by_alias=True),
-    )
+    controller = Controller(id=controller_id or uuid.uuid4(), slug=profile.slug, name="", register_name="")
+    _apply(controller, profile)
+    today = deadlines.today()
+    controller.notice_date = profile.register_.notice_date or today  # as the first version's, below
     session.add(controller)
     await session.flush()
+    actor: Actor = session.info["actor"]
+    notice = await notices.publish(session=session, actor=actor, profile=profile, today=today)
+    assert notice is not None
+    assert notice.notice_date == controller.notice_date
     return controller
 
 
@@ -56,3 +67,36 @@ async def find_controller(*, session: AsyncSession, slug_or_id: str) -> Controll
     if controller is None:
         raise NotFound("No such controller.")
     return controller
+
+
+async def get_profile(*, session: AsyncSession, actor: Actor) -> tuple[Controller, PrivacyNotice]:
+    """The actor's controller and the version of its notice in force."""
+    controller = await session.get(Controller, actor.controller_id)
+    notice = await notices.latest(session=session, controller_id=actor.controller_id)
+    assert controller is not None
+    assert notice is not None
+    return controller, notice
+
+
+async def update_profile(
+    *, session: AsyncSession, actor: Actor, content: ProfileContent, expected: set[int] | None
+) -> tuple[Controller, PrivacyNotice, bool]:
+    """Replace the profile; a change publishes a new version of the notice. Returns whether it changed.
+
+    The slug stays: published notices are linked by it (/public/{slug}/privacy-notice).
+    """
+    controller = await session.get(Controller, actor.controller_id, with_for_update=True)
+    current = await notices.latest(session=session, controller_id=actor.controller_id)
+    assert controller is not None
+    assert current is not None
+    if expected is not None and current.version not in expected:
+        raise PreconditionFailed("The profile has changed since you read it; read it again (ETag).")
+    profile = ControllerProfile.model_validate({**content.model_dump(by_alias=True), "slug": controller.slug})
+    published = await notices.publish(session=session, actor=actor, profile=profile)
+    if published is None:
+        return controller, current, False
+    _apply(controller, ControllerProfile.model_validate(published.profile))
+    controller.notice_date = published.notice_date
+    controller.updated_at = utcnow()
+    await session.flush()
+    return controller, published, True

@@ -152,7 +152,7 @@ NO_AUTOMATED_DECISIONS = _texts(
 # Accounting Act (kirjanpitolaki 1336/1997, chapter 2, section 10) for orders and invoices.
 RETENTION_CRITERIA = [
     {
-        "category": "customer data",
+        "category": _texts("Asiakastiedot", "Kunduppgifter", "customer data"),
         "period": _texts(
             "Tietoja säilytetään asiakassuhteen ajan ja sen jälkeen vain niin kauan kuin ne ovat tarpeen "
             "käsittelyn tarkoituksiin tai laki niin edellyttää.",
@@ -163,7 +163,7 @@ RETENTION_CRITERIA = [
         ),
     },
     {
-        "category": "accounting records",
+        "category": _texts("Kirjanpitoaineisto", "Bokföringsmaterial", "accounting records"),
         "period": _texts(
             "Tilauksiin liittyvät kirjanpidon tositteet (esim. laskut) vähintään kuusi vuotta ja kirjanpitokirjat "
             "vähintään 10 vuotta tilikauden päättymisvuoden lopusta (kirjanpitolaki 1336/1997, 2 luku 10 §).",
@@ -289,7 +289,7 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
         "regular_disclosures": [_local(v, lang) for v in notice.get("disclosures", [])],
         "transfers_outside_eea": _local(notice.get("transfers"), lang),
         "retention": [
-            {"category": r.get("category"), "period": _local(r.get("period"), lang)}
+            {"category": _local(r.get("category"), lang), "period": _local(r.get("period"), lang)}
             for r in notice.get("retention") or RETENTION_CRITERIA
         ],
         "source": {

@@ -1,0 +1,184 @@
+"""The public privacy notice in a real browser: headless Chromium (Debian's) reads the page the service serves.
+
+A server process serves the test database; Chromium asks for the page as a browser does (its own `Accept` and
+`Accept-Language` headers, no `format` or `lang`), so the test sees what a person opening the link from a web
+shop sees: the language of the page, its sections and their headings, the styles the page's own security
+policy lets through, and the links between its languages and sections.
+
+Needs `chromium` and `chromium-driver` (`make test` installs them where it can); without them the test is
+skipped, except in CI, where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.services import notices
+from tests.conftest import make_tenant
+from tests.test_cli import ROOT, _free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+if not (CHROMIUM and CHROMEDRIVER):
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI must run the browser test: install Debian's chromium and chromium-driver", pytrace=False)
+    pytest.skip(
+        "no chromium and chromedriver here (Debian: apt-get install chromium chromium-driver)", allow_module_level=True
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[str]:
+    """The service in a process of its own, on the test database."""
+    port = _free_port()
+    env = {**os.environ, "REKISTERI_DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the service did not become ready")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def browser(language: str) -> WebDriver:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='rekisteri-chromium-')}",
+        f"--lang={language}",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+
+
+@pytest.fixture(scope="module")
+def finnish() -> Iterator[WebDriver]:
+    driver = browser("fi-FI,fi")
+    yield driver
+    driver.quit()
+
+
+def headings(driver: WebDriver) -> dict[str, str]:
+    """Section id -> its heading, as the browser shows them (rendered text, not markup)."""
+    sections = driver.find_elements(By.CSS_SELECTOR, "main > section")
+    return {s.get_attribute("id") or "": s.find_element(By.TAG_NAME, "h2").text for s in sections}
+
+
+def test_a_browser_gets_the_finnish_page_with_every_section(
+    client: TestClient, app: FastAPI, server: str, finnish: WebDriver
+) -> None:
+    tenant = make_tenant(client, app, "solintech")
+    finnish.get(f"{server}/public/{tenant.slug}/privacy-notice")
+    assert finnish.execute_script("return document.documentElement.lang") == "fi"
+    assert finnish.execute_script("return document.contentType") == "text/html"
+    assert finnish.title == "Tietosuojaseloste: Janne Peltola \N{EN DASH} Asiakasrekisteri"
+    titles = notices.texts("fi")["sections"]
+    shown = headings(finnish)
+    expected = [
+        "controller", "contact_person", "register", "purposes", "legal_basis", "legitimate_interest", "consent",
+        "data_groups", "data_categories", "sources", "recipients", "disclosures", "transfers", "retention",
+        "security", "cookies", "automated_decisions", "rights", "complaint",
+    ]  # fmt: skip
+    assert list(shown) == expected
+    assert all(shown[i] == titles[i] for i in expected)
+    for section in finnish.find_elements(By.CSS_SELECTOR, "main > section"):
+        assert section.is_displayed()
+        assert section.size["height"] > 0
+    header = finnish.find_element(By.TAG_NAME, "header").text
+    assert "Laatimispäivä 4.1.2018" in header
+    assert "Lintulahdenkuja 4, 00530 Helsinki" in finnish.find_element(By.ID, "complaint").text
+
+
+def test_the_pages_own_styles_apply_and_nothing_is_blocked(
+    client: TestClient, app: FastAPI, server: str, finnish: WebDriver
+) -> None:
+    tenant = make_tenant(client, app, "sonmark")
+    finnish.get(f"{server}/public/{tenant.slug}/privacy-notice")
+    # 46rem: the page's inline stylesheet was allowed by its Content-Security-Policy.
+    assert finnish.execute_script("return getComputedStyle(document.body).maxWidth") == "736px"
+    refused = [e for e in finnish.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert refused == []
+
+
+def test_links_lead_to_the_sections_and_the_other_languages(
+    client: TestClient, app: FastAPI, server: str, finnish: WebDriver
+) -> None:
+    tenant = make_tenant(client, app, "sonmark")
+    finnish.get(f"{server}/public/{tenant.slug}/privacy-notice")
+    finnish.find_element(By.CSS_SELECTOR, 'nav.contents a[href="#cookies"]').click()
+    assert finnish.execute_script("return location.hash") == "#cookies"
+    finnish.find_element(By.LINK_TEXT, "In English").click()
+    assert finnish.execute_script("return document.documentElement.lang") == "en"
+    assert headings(finnish)["cookies"] == "Cookies"
+
+
+def test_a_swedish_browser_gets_swedish_with_the_finnish_texts_marked(
+    client: TestClient, app: FastAPI, server: str
+) -> None:
+    tenant = make_tenant(client, app, "sesoma")
+    driver = browser("sv-FI,sv")
+    try:
+        driver.get(f"{server}/public/{tenant.slug}/privacy-notice")
+        assert driver.execute_script("return document.documentElement.lang") == "sv"
+        assert headings(driver)["rights"] == "Den registrerades rättigheter"
+        # Sesoma's notice is in Finnish only: its own texts say so, for the browser and screen readers.
+        marked = driver.find_elements(By.CSS_SELECTOR, 'main [lang="fi"]')
+        assert marked
+        assert all(element.get_attribute("title") == "Texten finns endast på finska." for element in marked)
+    finally:
+        driver.quit()
+
+
+def test_the_page_prints(client: TestClient, app: FastAPI, server: str, finnish: WebDriver) -> None:
+    """A person may keep the notice: it prints (to PDF here) with every section."""
+    tenant = make_tenant(client, app, "mastermark")
+    finnish.get(f"{server}/public/{tenant.slug}/privacy-notice")
+    pdf = finnish.print_page()
+    assert len(pdf) > 10_000

@@ -1,0 +1,295 @@
+"""The controller's profile and its privacy notice: versions, formats, languages, the public page."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.models.api_keys import Role
+from app.services import deadlines
+from tests.conftest import Tenant
+
+HTML = "text/html"
+
+
+def profile(client: TestClient, tenant: Tenant) -> tuple[dict[str, Any], str]:
+    response = client.get("/v1/controller", headers=tenant.headers())
+    assert response.status_code == 200, response.text
+    return response.json()["profile"], response.headers["ETag"]
+
+
+def put(client: TestClient, tenant: Tenant, body: dict[str, Any], status: int = 200, **headers: str) -> Any:
+    response = client.put("/v1/controller", json=body, headers=tenant.headers(**headers))
+    assert response.status_code == status, response.text
+    return response
+
+
+def notice(client: TestClient, tenant: Tenant, **params: Any) -> dict[str, Any]:
+    response = client.get("/v1/privacy-notice", params=params, headers=tenant.headers(Role.integration))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def section(document: dict[str, Any], section_id: str) -> dict[str, Any]:
+    return next(s for s in document["sections"] if s["id"] == section_id)
+
+
+def texts(part: dict[str, Any]) -> list[str]:
+    """Every text of a section or block, depth first."""
+    found = [t["text"] for t in part.get("texts", [])]
+    for block in part.get("blocks", []):
+        found += texts(block)
+    return found
+
+
+# --- the profile ------------------------------------------------------------------------------------------
+
+
+class TestGetController:
+    def test_needs_a_key(self, client: TestClient) -> None:
+        assert client.get("/v1/controller").status_code == 401
+
+    def test_integrations_may_not_read_it(self, client: TestClient, tenant: Tenant) -> None:
+        assert client.get("/v1/controller", headers=tenant.headers(Role.integration)).status_code == 403
+
+    def test_is_the_controllers_own(self, client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
+        mine = client.get("/v1/controller", headers=tenant.headers(Role.auditor)).json()
+        theirs = client.get("/v1/controller", headers=other_tenant.headers(Role.agent)).json()
+        assert (mine["slug"], theirs["slug"]) == (tenant.slug, other_tenant.slug)
+        assert mine["profile"]["controller"]["name"] == "SonMark Oy"
+        assert mine["notice_version"] == 1
+        assert mine["notice_date"] == "2018-05-23"  # laatimispäivä of the seed notice
+
+
+class TestPutController:
+    def test_only_admins(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        put(client, tenant, body, 403, Authorization=f"Bearer {tenant.keys[Role.agent]}")
+
+    def test_a_change_publishes_a_new_version_drawn_up_today(self, client: TestClient, tenant: Tenant) -> None:
+        body, tag = profile(client, tenant)
+        body["notice"]["purposes"].append({"fi": "Asiakastyytyväisyyskyselyt", "en": "Customer surveys"})
+        answer = put(client, tenant, body, **{"If-Match": tag})
+        assert answer.headers["ETag"] == '"v2"'
+        assert answer.json()["notice_version"] == 2
+        assert answer.json()["notice_date"] == deadlines.today().isoformat()
+        current = notice(client, tenant)
+        assert current["version"] == 2
+        assert "Asiakastyytyväisyyskyselyt" in texts(section(current, "purposes"))
+        first = notice(client, tenant, version=1)
+        assert "Asiakastyytyväisyyskyselyt" not in texts(section(first, "purposes"))
+        assert first["notice_date"] == "2018-05-23"
+        assert [v["version"] for v in current["versions"]] == [2, 1]
+
+    def test_the_same_profile_again_changes_nothing(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        answer = put(client, tenant, body)
+        assert answer.json()["notice_version"] == 1
+        assert [v["version"] for v in notice(client, tenant)["versions"]] == [1]
+
+    def test_a_later_date_given_is_the_date_drawn_up(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        later = (deadlines.today() + dt.timedelta(days=7)).isoformat()
+        body["register"]["notice_date"] = later
+        body["register"]["name"] = "Asiakas- ja markkinointirekisteri"
+        assert put(client, tenant, body).json()["notice_date"] == later
+        assert notice(client, tenant)["register_name"] == "Asiakas- ja markkinointirekisteri"
+
+    def test_is_audited(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        body["controller"]["phone"] = "+358 9 123 4567"
+        put(client, tenant, body)
+        events = client.get("/v1/audit", params={"limit": 500}, headers=tenant.headers(Role.auditor)).json()["items"]
+        changed = [e for e in events if e["entity"] == "controller" and e["action"] == "update"]
+        assert changed
+        assert "phone" in changed[-1]["fields"]
+        assert any(e["entity"] == "privacy_notice" and e["action"] == "create" for e in events)
+
+    def test_a_stale_etag_is_412(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        body["register"]["name"] = "Toinen"
+        put(client, tenant, body, 412, **{"If-Match": '"v9"'})
+
+    def test_the_slug_is_not_the_profiles_to_change(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        assert "slug" not in body
+        put(client, tenant, {**body, "slug": "another-name"}, 422)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"retention": [{"category": "x", "period": "y", "enforce": {"applies_to": "customer"}}]},  # no years
+            {"retention": [{"category": "x", "period": "y", "enforce": {"applies_to": "orders", "years": 3}}]},
+            {"retention": [{"category": "x", "period": "y", "enforce": {"applies_to": "invoices", "years": 9}}]},
+            {"unknown_section": "x"},
+        ],
+    )
+    def test_a_bad_profile_is_422(self, client: TestClient, tenant: Tenant, change: dict[str, Any]) -> None:
+        body, _ = profile(client, tenant)
+        body["notice"] |= change
+        response = put(client, tenant, body, 422)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+# --- the notice -------------------------------------------------------------------------------------------
+
+
+class TestNotice:
+    def test_has_the_controller_and_every_section_a_finnish_notice_has(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        document = notice(client, tenant)
+        assert document["schema"] == "rekisteri.privacy-notice/1"
+        assert (document["controller_name"], document["business_id"]) == ("SonMark Oy", "2477816-7")
+        assert document["title"] == "Tietosuojaseloste"
+        ids = [s["id"] for s in document["sections"]]
+        for required in ("controller", "register", "purposes", "legal_basis", "data_categories", "recipients"):
+            assert required in ids
+        assert ids[-2:] == ["rights", "complaint"]
+
+    def test_the_complaint_authority_is_current(self, client: TestClient, tenant: Tenant) -> None:
+        complaint = " ".join(texts(section(notice(client, tenant), "complaint")))
+        assert "Lintulahdenkuja 4, 00530 Helsinki" in complaint
+        assert "PL 800, 00531 Helsinki" in complaint
+        assert "Ratapihantie" not in complaint
+
+    def test_the_rights_need_no_form(self, client: TestClient, tenant: Tenant) -> None:
+        rights = section(notice(client, tenant, lang="en"), "rights")
+        titles = [b["title"] for b in rights["blocks"]]
+        assert "Right to prohibit direct marketing" in titles
+        assert "no signature is needed" in " ".join(texts(rights))
+
+    def test_untranslated_texts_say_they_are_finnish(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        body["notice"]["purposes"] = [{"fi": "Vain suomeksi"}, {"fi": "Myös ruotsiksi", "sv": "Även på svenska"}]
+        put(client, tenant, body)
+        purposes = section(notice(client, tenant, lang="sv"), "purposes")["blocks"][0]["texts"]
+        assert purposes == [{"text": "Vain suomeksi", "lang": "fi"}, {"text": "Även på svenska", "lang": "sv"}]
+        page = client.get("/v1/privacy-notice?lang=sv&format=html", headers=tenant.headers()).text
+        assert '<html lang="sv">' in page
+        assert '<li lang="fi" title="Texten finns endast på finska.">Vain suomeksi</li>' in page
+
+    def test_an_unknown_version_is_404(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.get("/v1/privacy-notice", params={"version": 7}, headers=tenant.headers())
+        assert response.status_code == 404
+
+    def test_needs_a_key(self, client: TestClient) -> None:
+        assert client.get("/v1/privacy-notice").status_code == 401
+
+
+class TestFormats:
+    @pytest.mark.parametrize(
+        ("accept", "media"),
+        [
+            ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", HTML),
+            ("text/markdown", "text/markdown"),
+            ("application/json", "application/json"),
+            ("*/*", "application/json"),
+            ("application/json;q=0.5, text/markdown", "text/markdown"),
+            ("", "application/json"),
+        ],
+    )
+    def test_by_accept(self, client: TestClient, tenant: Tenant, accept: str, media: str) -> None:
+        response = client.get(f"/public/{tenant.slug}/privacy-notice", headers={"Accept": accept})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(media)
+        assert "Accept" in response.headers["Vary"]
+
+    def test_format_wins_over_accept(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.get(f"/public/{tenant.slug}/privacy-notice?format=markdown", headers={"Accept": HTML})
+        assert response.headers["content-type"].startswith("text/markdown")
+        assert response.text.startswith("# Tietosuojaseloste\n")
+
+    def test_nothing_acceptable_is_406(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.get(f"/public/{tenant.slug}/privacy-notice", headers={"Accept": "image/png"})
+        assert response.status_code == 406
+        assert response.headers["content-type"] == "application/problem+json"
+
+    @pytest.mark.parametrize(
+        ("header", "lang"), [("sv-FI,sv;q=0.9,en;q=0.5", "sv"), ("de, en;q=0.3", "en"), ("de", "fi")]
+    )
+    def test_language_by_accept_language(self, client: TestClient, tenant: Tenant, header: str, lang: str) -> None:
+        response = client.get(f"/public/{tenant.slug}/privacy-notice", headers={"Accept-Language": header})
+        assert response.json()["language"] == lang
+        assert response.headers["Content-Language"] == lang
+
+    def test_the_page_is_self_contained_and_locked_down(self, client: TestClient, tenant: Tenant) -> None:
+        response = client.get(f"/public/{tenant.slug}/privacy-notice?format=html&lang=en")
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        page = response.text
+        assert page.startswith("<!DOCTYPE html>")
+        assert "<script" not in page
+        assert 'src="http' not in page
+
+    def test_text_from_the_profile_is_shown_not_run(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        body["notice"]["purposes"] = ["<script>alert(1)</script> & *tähdet*"]
+        put(client, tenant, body)
+        page = client.get(f"/public/{tenant.slug}/privacy-notice?format=html").text
+        assert "<script>alert(1)</script>" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; *tähdet*" in page
+        markdown = client.get(f"/public/{tenant.slug}/privacy-notice?format=markdown").text
+        assert "\\<script\\>alert(1)\\</script\\> \\& \\*tähdet\\*" in markdown
+
+    def test_links_become_links_and_only_links(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        body["notice"]["cookies"] = ['Asetukset: https://example.com/ads?a=1&b="x". Loppu.']
+        put(client, tenant, body)
+        page = client.get(f"/public/{tenant.slug}/privacy-notice?format=html").text
+        assert '<a href="https://example.com/ads?a=1&amp;b=">https://example.com/ads?a=1&amp;b=</a>' in page
+        assert '<a href="/v1/complaint-authorities">' in page
+
+
+class TestPublic:
+    def test_no_key_needed_and_any_controllers_notice(self, client: TestClient, other_tenant: Tenant) -> None:
+        response = client.get(f"/public/{other_tenant.slug}/privacy-notice", params={"lang": "en"})
+        assert response.status_code == 200
+        assert response.json()["controller"] == other_tenant.slug
+        assert response.json()["title"] == "Privacy notice"
+        assert response.headers["Cache-Control"] == "public, max-age=300"
+
+    def test_an_unknown_controller_is_404(self, client: TestClient) -> None:
+        response = client.get("/public/no-such-controller/privacy-notice")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+    def test_earlier_versions_stay_readable(self, client: TestClient, tenant: Tenant) -> None:
+        body, _ = profile(client, tenant)
+        changed = copy.deepcopy(body)
+        changed["register"]["name"] = "Uusi nimi"
+        put(client, tenant, changed)
+        old = client.get(f"/public/{tenant.slug}/privacy-notice", params={"version": 1}).json()
+        assert old["register_name"] == "Asiakasrekisteri"
+        page = client.get(f"/public/{tenant.slug}/privacy-notice", params={"format": "html"}).text
+        assert 'href="?version=1&amp;lang=fi&amp;format=html"' in page
+
+
+# --- the complaint authorities -------------------------------------------------------------------------------
+
+
+class TestComplaintAuthorities:
+    def test_all_thirty_without_a_key(self, client: TestClient) -> None:
+        response = client.get("/v1/complaint-authorities")
+        assert response.status_code == 200
+        items = response.json()["items"]
+        assert len(items) == 30
+        assert [a["country"] for a in items] == sorted(a["country"] for a in items)
+        assert {"FI", "SE", "NO", "IS", "LI"} <= {a["country"] for a in items}
+        assert all(set(a["verified"]) >= {"email", "phone", "street_address"} for a in items)
+
+    def test_finland_is_current_and_verified(self, client: TestClient) -> None:
+        finland = client.get("/v1/complaint-authorities/fi").json()
+        assert finland["street_address"] == "Lintulahdenkuja 4, 00530 Helsinki"
+        assert finland["postal_address"] == "PL 800, 00531 Helsinki"
+        assert finland["email"] == "tietosuoja@om.fi"
+        assert all(finland["verified"].values())
+
+    @pytest.mark.parametrize(("country", "status"), [("SE", 200), ("se", 200), ("US", 404), ("SWE", 422), ("1a", 422)])
+    def test_one_country(self, client: TestClient, country: str, status: int) -> None:
+        response = client.get(f"/v1/complaint-authorities/{country}")
+        assert response.status_code == status
