@@ -1,7 +1,9 @@
-"""Background work on procrastinate (a PostgreSQL job queue): webhook delivery, with retries and backoff."""
+"""Background work on procrastinate (a PostgreSQL job queue): webhook delivery with retries and backoff, and
+the daily retention sweep."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -9,9 +11,14 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import libpq_url, make_engine, make_sessionmaker
-from app.services import webhooks
+from app.services import retention, webhooks
+
+log = logging.getLogger(__name__)
 
 QUEUE = "webhooks"
+MAINTENANCE = "maintenance"
+# Every day at 03:30 UTC; however many workers run, procrastinate defers it once.
+RETENTION_CRON = "30 3 * * *"
 
 
 @dataclass
@@ -36,6 +43,17 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
         shared = resources[0]
         await webhooks.deliver(shared.maker, shared.client, delivery_id=delivery_id, controller_id=controller_id)
 
+    @queue.periodic(cron=RETENTION_CRON, periodic_id="daily")
+    @queue.task(name="retention_sweep", queue=MAINTENANCE, queueing_lock="retention_sweep")
+    async def retention_sweep(timestamp: int) -> None:
+        maker = resources[0].maker
+        for controller in await retention.controllers(maker=maker, slug_or_id=None):
+            report = await retention.sweep(maker=maker, controller_id=controller.id)
+            log.info(
+                "retention_sweep",
+                extra={"controller": controller.slug, "expired": len(report.expired), "anonymised": report.anonymised},
+            )
+
     return queue
 
 
@@ -53,7 +71,7 @@ async def run(database_url: str, *, wait: bool = True, own_signals: bool = False
         try:
             async with queue.open_async():
                 await queue.run_worker_async(
-                    queues=[QUEUE],
+                    queues=[QUEUE, MAINTENANCE],
                     wait=wait,
                     install_signal_handlers=own_signals,
                     delete_jobs="successful",

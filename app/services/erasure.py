@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, select
 
 from app.audit import destroy_subject_key
+from app.config import MIN_VOUCHER_YEARS, ControllerProfile
 from app.models.base import utcnow
+from app.models.controllers import Controller
 from app.models.customers import Customer, CustomerFields, CustomerKind
 from app.models.marketing import MarketingEvent
 from app.models.orders import InvoiceStatus, Order
@@ -28,7 +30,7 @@ from app.security import Actor
 from app.services import deadlines, webhooks
 
 ERASED_TEXT = "[erased]"  # stands where staff's free text about an erased person was
-VOUCHER_YEARS = 6  # Accounting Act 1336/1997 2:10(2): from the end of the financial year
+VOUCHER_YEARS = MIN_VOUCHER_YEARS  # Accounting Act 1336/1997 2:10(2): from the end of the financial year
 
 HOLD_FIELDS: dict[str, tuple[str, ...]] = {
     # Enough to claim the debt: who owes it and where to reach them by post.
@@ -63,13 +65,15 @@ ORDER_FIELDS = ["external_id", "order_date", "lines", "total", "currency", "invo
 _UNPAID = (InvoiceStatus.open, InvoiceStatus.in_collection)
 
 
-def voucher_kept_until(order_date: dt.date) -> dt.date:
+def voucher_kept_until(order_date: dt.date, years: int = VOUCHER_YEARS) -> dt.date:
     """The last day an order, as an accounting voucher, must be kept (financial year = calendar year)."""
-    return dt.date(order_date.year + VOUCHER_YEARS, 12, 31)
+    return dt.date(order_date.year + max(years, VOUCHER_YEARS), 12, 31)
 
 
-def holds(customer: Customer, orders: list[Order], today: dt.date) -> tuple[list[dict[str, Any]], set[uuid.UUID]]:
-    """What must be kept and why, and which orders stay."""
+def holds(
+    customer: Customer, orders: list[Order], today: dt.date, voucher_years: int = VOUCHER_YEARS
+) -> tuple[list[dict[str, Any]], set[uuid.UUID]]:
+    """What must be kept and why, and which orders stay; `voucher_years` as the profile keeps vouchers."""
     kept: list[dict[str, Any]] = []
     keep_orders: set[uuid.UUID] = set()
     unpaid = [o for o in orders if o.invoice_status in _UNPAID]
@@ -95,10 +99,11 @@ def holds(customer: Customer, orders: list[Order], today: dt.date) -> tuple[list
                 "count": len(unpaid),
             }
         )
-    vouchers = [o for o in orders if o.id not in keep_orders and voucher_kept_until(o.order_date) >= today]
+    kept_until = {o.id: voucher_kept_until(o.order_date, voucher_years) for o in orders}
+    vouchers = [o for o in orders if o.id not in keep_orders and kept_until[o.id] >= today]
     if vouchers:
         keep_orders |= {o.id for o in vouchers}
-        until = max(voucher_kept_until(o.order_date) for o in vouchers).isoformat()
+        until = max(kept_until[o.id] for o in vouchers).isoformat()
         detail = f"{len(vouchers)} order(s) are accounting vouchers (Accounting Act 1336/1997 2:10)."
         kept.append(
             {
@@ -133,17 +138,42 @@ def holds(customer: Customer, orders: list[Order], today: dt.date) -> tuple[list
     return kept, keep_orders
 
 
-async def erase(*, session: AsyncSession, actor: Actor, customer: Customer, request_id: uuid.UUID) -> dict[str, Any]:
-    """Erase the customer's data but what a hold keeps; return what was erased and what was kept, and why."""
-    today = deadlines.today()
-    orders = list(
-        await session.scalars(
-            select(Order)
-            .where(Order.controller_id == actor.controller_id, Order.customer_id == customer.id)
-            .with_for_update()
-        )
-    )
-    kept, keep_orders = holds(customer, orders, today)
+async def orders_of(session: AsyncSession, actor: Actor, customer: Customer) -> list[Order]:
+    """The customer's orders, locked for the erasure."""
+    query = select(Order).where(Order.controller_id == actor.controller_id, Order.customer_id == customer.id)
+    return list(await session.scalars(query.with_for_update()))
+
+
+async def voucher_years(session: AsyncSession, actor: Actor) -> int:
+    """How long the controller keeps vouchers: the law's six years, or longer if its profile says so."""
+    controller = await session.get(Controller, actor.controller_id)
+    assert controller is not None
+    return max(VOUCHER_YEARS, ControllerProfile.model_validate(controller.profile).notice.enforced("orders") or 0)
+
+
+def would_change(customer: Customer, orders: list[Order], today: dt.date, years: int) -> bool:
+    """Whether erasing now would take anything more: a hold that has ended frees what it kept."""
+    kept, keep_orders = holds(customer, orders, today, years)
+    keep_fields = {f for k in kept if k["category"] == "customer" for f in k["fields"]}
+    fields = (n for n in CustomerFields.model_fields if n != "kind" and n not in keep_fields)
+    return any(getattr(customer, n) is not None for n in fields) or any(o.id not in keep_orders for o in orders)
+
+
+async def erase(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    customer: Customer,
+    request_id: uuid.UUID | None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Erase the customer's data but what a hold keeps; return what was erased and what was kept, and why.
+
+    `request_id` is the erasure request, if one asked for it (a retention sweep does not).
+    """
+    today = today or deadlines.today()
+    orders = await orders_of(session, actor, customer)
+    kept, keep_orders = holds(customer, orders, today, await voucher_years(session, actor))
     keep_fields = {f for k in kept if k["category"] == "customer" for f in k["fields"]}
     old_external_id = customer.external_id
 
@@ -182,7 +212,7 @@ async def erase(*, session: AsyncSession, actor: Actor, customer: Customer, requ
         subject_id=customer.id,
         data={"customer_id": str(customer.id), "external_id": old_external_id},
     )
-    subjects = {customer.id, request_id} | set(
+    subjects = {customer.id, *([request_id] if request_id else [])} | set(
         await session.scalars(
             select(SubjectRequest.id).where(
                 SubjectRequest.controller_id == actor.controller_id, SubjectRequest.customer_id == customer.id

@@ -1,0 +1,232 @@
+"""Retention that enforces itself: what the privacy notice promised to delete goes when its time is up.
+
+The rules are the profile's `[[notice.retention]]` entries with `applies_to` (docs/privacy-notice.md):
+
+- `customer`, N years after the end of the customer relationship: the person is anonymised as an erasure
+  request would anonymise them, holds and all (an unpaid invoice, vouchers within the Accounting Act period, an
+  active business contact) and with the recipients told (Art. 19);
+- what a hold kept, once the hold ends: an erased person's orders past the vouchers' period (`orders`, at
+  least the law's six years) and the name they carried.
+
+The end of the relationship is `relationship_end_date` (or a later order, if the person came back); a private
+person with no end date is a customer until their last order, change or marketing choice; a business contact
+with no end date is an active relationship, never expired. Restricted persons (Art. 18: storage only) and
+persons with an open request are left as they are, and reported. Each batch is its own transaction, through
+the audited path, so a sweep cut short loses nothing and the next one carries on; a sweep that finds nothing
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, exists, or_, select
+
+from app.config import ControllerProfile
+from app.models.controllers import Controller
+from app.models.customers import Customer
+from app.models.orders import Order
+from app.security import system_actor
+from app.services import deadlines, erasure
+
+BATCH = 100
+ACTOR_NAME = "retention sweep"
+RELATIONSHIP_ENDED = "relationship_ended"
+HOLD_ENDED = "hold_ended"
+
+# When the relationship ended, per customer; NULL while it goes on. Dates are Finnish calendar days.
+_EXPIRED = text("""
+    WITH last_order AS (
+        SELECT customer_id, max(order_date) AS day FROM customer_order
+        WHERE controller_id = :controller GROUP BY customer_id
+    ), last_choice AS (
+        SELECT customer_id, max((occurred_at AT TIME ZONE 'Europe/Helsinki')::date) AS day FROM marketing_event
+        WHERE controller_id = :controller GROUP BY customer_id
+    ), ended AS (
+        SELECT c.id, c.restricted_since IS NOT NULL AS restricted,
+               EXISTS (SELECT 1 FROM subject_request r
+                       WHERE r.controller_id = c.controller_id AND r.customer_id = c.id
+                         AND r.status IN ('received', 'awaiting_identity', 'in_progress')) AS open_request,
+               CASE
+                   WHEN c.relationship_end_date IS NOT NULL THEN greatest(c.relationship_end_date, o.day)
+                   WHEN c.kind = 'business' THEN NULL
+                   ELSE greatest(o.day, m.day,
+                                 (coalesce(c.updated_at, c.created_at) AT TIME ZONE 'Europe/Helsinki')::date)
+               END AS day
+        FROM customer c
+        LEFT JOIN last_order o ON o.customer_id = c.id
+        LEFT JOIN last_choice m ON m.customer_id = c.id
+        WHERE c.controller_id = :controller AND c.erased_at IS NULL
+          AND (CAST(:only AS uuid[]) IS NULL OR c.id = ANY(CAST(:only AS uuid[])))
+    )
+    SELECT id, restricted, open_request, day FROM ended WHERE day < :cutoff ORDER BY day, id
+""")
+
+
+@dataclass(frozen=True)
+class Expired:
+    """One person whose time is up; the detail names dates and rules, never the person's data."""
+
+    customer_id: uuid.UUID
+    reason: str
+    detail: str
+
+
+@dataclass
+class Report:
+    """What a sweep of one controller found, and did."""
+
+    controller: str
+    customer_years: int | None
+    expired: list[Expired] = field(default_factory=list)
+    left: dict[str, int] = field(default_factory=dict)
+    anonymised: int = 0
+
+
+def _rule_years(controller: Controller) -> int | None:
+    return ControllerProfile.model_validate(controller.profile).notice.enforced("customer")
+
+
+async def _relationships_ended(
+    session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
+) -> tuple[list[Expired], dict[str, int]]:
+    rows = await session.execute(
+        _EXPIRED,
+        {"controller": controller_id, "cutoff": today - relativedelta(years=years), "only": only},
+    )
+    found: list[Expired] = []
+    left = {"restricted": 0, "open_request": 0}
+    for row in rows:
+        if row.restricted or row.open_request:
+            left["restricted" if row.restricted else "open_request"] += 1
+            continue
+        until = row.day + relativedelta(years=years)
+        detail = f"relationship ended {row.day.isoformat()}; customer data kept {years} years, until {until}"
+        found.append(Expired(row.id, RELATIONSHIP_ENDED, detail))
+    return found, left
+
+
+async def _holds_ended(
+    session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
+) -> list[Expired]:
+    held = {name for fields in erasure.HOLD_FIELDS.values() for name in fields}
+    has_orders = exists().where(
+        col(Order.controller_id) == col(Customer.controller_id), col(Order.customer_id) == col(Customer.id)
+    )
+    query = select(Customer).where(
+        Customer.controller_id == controller.id,
+        col(Customer.erased_at).is_not(None),
+        col(Customer.restricted_since).is_(None),
+        or_(has_orders, *(col(getattr(Customer, name)).is_not(None) for name in sorted(held))),
+    )
+    if only is not None:
+        query = query.where(col(Customer.id).in_(only))
+    customers = list(await session.scalars(query.order_by(col(Customer.id))))
+    orders: dict[uuid.UUID, list[Order]] = {c.id: [] for c in customers}
+    if customers:
+        kept = select(Order).where(Order.controller_id == controller.id, col(Order.customer_id).in_(list(orders)))
+        for order in await session.scalars(kept):
+            orders[order.customer_id].append(order)
+    years = await erasure.voucher_years(session, system_actor(controller.id, ACTOR_NAME))
+    return [
+        Expired(c.id, HOLD_ENDED, "what an earlier erasure kept is no longer needed: its hold has ended")
+        for c in customers
+        if erasure.would_change(c, orders[c.id], today, years)
+    ]
+
+
+async def find(*, session: AsyncSession, controller: Controller, today: dt.date) -> Report:
+    """What has expired by `today` (nothing is changed)."""
+    years = _rule_years(controller)
+    report = Report(controller=controller.slug, customer_years=years)
+    if years is not None:
+        report.expired, report.left = await _relationships_ended(session, controller.id, years, today, None)
+    report.expired += await _holds_ended(session, controller, today, None)
+    return report
+
+
+async def expired(
+    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
+) -> Report:
+    """What has expired by `today` for one controller, read in one transaction; nothing is changed."""
+    async with maker() as session, session.begin():
+        controller = await session.get(Controller, controller_id)
+        assert controller is not None
+        return await find(session=session, controller=controller, today=today or deadlines.today())
+
+
+async def anonymise(
+    *,
+    maker: async_sessionmaker[AsyncSession],
+    controller_id: uuid.UUID,
+    report: Report,
+    today: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Anonymise what `report` found, a batch per transaction; `progress` hears how many each batch took."""
+    today = today or deadlines.today()
+    for start in range(0, len(report.expired), BATCH):
+        batch = report.expired[start : start + BATCH]
+        report.anonymised += await _anonymise(maker, controller_id, report.customer_years, batch, today)
+        if progress is not None:
+            progress(len(batch))
+    return report
+
+
+async def sweep(
+    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
+) -> Report:
+    """Find what has expired and anonymise it."""
+    today = today or deadlines.today()
+    report = await expired(maker=maker, controller_id=controller_id, today=today)
+    return await anonymise(maker=maker, controller_id=controller_id, report=report, today=today)
+
+
+async def _anonymise(
+    maker: async_sessionmaker[AsyncSession],
+    controller_id: uuid.UUID,
+    years: int | None,
+    batch: list[Expired],
+    today: dt.date,
+) -> int:
+    """Erase one batch in one transaction, each person checked again under lock (the register moved on)."""
+    actor = system_actor(controller_id, ACTOR_NAME)
+    done = 0
+    async with maker() as session, session.begin():
+        session.info["actor"] = actor
+        controller = await session.get(Controller, controller_id)
+        assert controller is not None
+        ids = [e.customer_id for e in batch]
+        locked = select(Customer).where(Customer.controller_id == controller_id, col(Customer.id).in_(ids))
+        customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
+        still = set()
+        if years is not None:
+            ended, _ = await _relationships_ended(session, controller_id, years, today, ids)
+            still |= {e.customer_id for e in ended}
+        still |= {e.customer_id for e in await _holds_ended(session, controller, today, ids)}
+        for entry in batch:
+            if entry.customer_id not in still:
+                continue
+            customer = customers[entry.customer_id]
+            await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
+            await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
+            done += 1
+    return done
+
+
+async def controllers(*, maker: async_sessionmaker[AsyncSession], slug_or_id: str | None) -> list[Controller]:
+    """The controllers to sweep: one, or all."""
+    async with maker() as session:
+        query = select(Controller).order_by(col(Controller.slug))
+        if slug_or_id is not None:
+            try:
+                query = query.where(Controller.id == uuid.UUID(slug_or_id))
+            except ValueError:
+                query = query.where(Controller.slug == slug_or_id)
+        return list(await session.scalars(query))
