@@ -134,6 +134,8 @@ class ProfileContactPerson(_Strict):
 
     name: Text200 | None = None
     title: Text200 | None = None
+    title_sv: Text200 | None = Field(default=None, description="The title in Swedish.")
+    title_en: Text200 | None = Field(default=None, description="The title in English.")
     phone: str | None = Field(default=None, max_length=40)
     email: EmailStr | None = None
 
@@ -142,7 +144,11 @@ class ProfileContactPerson(_Strict):
 
 class ProfileRegister(_Strict):
     name: Text200
-    notice_date: IsoDate | None = Field(default=None, description="Laatimispäivä: the date the notice was drawn up.")
+    name_sv: Text200 | None = Field(default=None, description="The register's name in Swedish.")
+    name_en: Text200 | None = Field(default=None, description="The register's name in English.")
+    notice_date: IsoDate | None = Field(
+        default=None, description="Laatimispäivä: the date the notice was drawn up; not in the future."
+    )
 
 
 class LocalText(_Strict):
@@ -232,6 +238,11 @@ class ProfileNotice(_Strict):
     introduction: list[Local] = Field(default_factory=list, description="Paragraphs before the sections.")
     purposes: list[Local] = Field(default_factory=list)
     legal_basis: Local | None = None
+    provision_requirement: Local | None = Field(
+        default=None,
+        description="Whether giving the data is a statutory or contractual requirement or needed to enter a "
+        "contract, whether the person must give it, and what follows if they do not (Art. 13(2)(e)).",
+    )
     legitimate_interest: Local | None = None
     consent: Local | None = Field(default=None, description="What the notice says of consent and withdrawing it.")
     data_groups: list[Local] = Field(
@@ -256,10 +267,18 @@ class ProfileNotice(_Strict):
         default=None, description="Where and how to use the rights with this controller (any form is valid)."
     )
 
+    @field_validator("retention")
+    @classmethod
+    def _one_rule_to_enforce_each(cls, rules: list[ProfileRetention]) -> list[ProfileRetention]:
+        kinds = [r.enforce.applies_to for r in rules if r.enforce is not None]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError("enforce one rule for customer data and one for orders at most: which would apply?")
+        return rules
+
     def enforced(self, applies_to: Literal["customer", "orders"]) -> int | None:
         """The years of the rule the sweep enforces for `applies_to`, if the profile has one."""
         years = [r.enforce.years for r in self.retention if r.enforce and r.enforce.applies_to == applies_to]
-        return max(years) if years else None
+        return years[0] if years else None
 
 
 class ProfileContent(_Strict):

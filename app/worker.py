@@ -48,7 +48,14 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
     async def retention_sweep(timestamp: int) -> None:
         maker = resources[0].maker
         for controller in await retention.controllers(maker=maker, slug_or_id=None):
-            report = await retention.sweep(maker=maker, controller_id=controller.id)
+            # One controller's trouble does not stop the others' sweep; tomorrow's tries it again.
+            try:
+                report = await retention.sweep(maker=maker, controller_id=controller.id)
+            except Exception as exc:
+                log.error(
+                    "retention_sweep_failed", extra={"controller": controller.slug, "error_type": type(exc).__name__}
+                )
+                continue
             log.info(
                 "retention_sweep",
                 extra={"controller": controller.slug, "expired": len(report.expired), "anonymised": report.anonymised},

@@ -148,3 +148,21 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
         server.wait(timeout=30)
     # The embedded server stops with the service.
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
+
+
+def test_controllers_update_publishes_a_new_version_only_when_changed(env: dict[str, str], tmp_path: Path) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    text = (ROOT / "examples" / "solintech.toml").read_text().replace('slug = "solintech"', f'slug = "{slug}"')
+    profile = tmp_path / "p.toml"
+    profile.write_text(text)
+    rekisteri("controllers", "create", "--profile", str(profile), env=env)
+    same = rekisteri("controllers", "update", "--profile", str(profile), env=env)
+    assert same.stdout.strip() == f"{slug}: unchanged: privacy notice version 1, drawn up 2018-01-04"
+    profile.write_text(text.replace('name = "Asiakasrekisteri"', 'name = "Asiakas- ja markkinointirekisteri"'))
+    changed = rekisteri("controllers", "update", "--profile", str(profile), env=env)
+    assert changed.stdout.startswith(f"{slug}: published privacy notice version 2, drawn up ")
+    missing = tmp_path / "none.toml"
+    missing.write_text(text.replace(f'slug = "{slug}"', 'slug = "no-such-controller"'))
+    unknown = rekisteri("controllers", "update", "--profile", str(missing), env=env, check=False)
+    assert unknown.returncode == 1
+    assert "No such controller" in unknown.stderr

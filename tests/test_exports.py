@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from app.config import ControllerProfile
 from app.models.api_keys import Role
 from app.services import exports
-from tests.conftest import EXAMPLES, Tenant, new_customer
+from tests.conftest import EXAMPLES, Tenant, make_tenant, new_customer
 
 PROBLEM = "application/problem+json"
 PROFILE = ControllerProfile.load(EXAMPLES / "sonmark.toml")
@@ -256,6 +256,21 @@ class TestAccess:
             rights
         )
         assert all(r["how"] for r in info["rights"])
+
+    def test_recipient_categories_groups_and_safeguards_are_told_too(self, client: TestClient, app: FastAPI) -> None:
+        # Solintech's notice names categories of recipients and of data; Sesoma's a safeguard for transfers.
+        solintech = make_tenant(client, app, "solintech")
+        info = document(client, solintech, new_customer(client, solintech)["id"], lang="en")["information"]
+        notice = ControllerProfile.load(EXAMPLES / "solintech.toml").notice
+        assert info["categories_of_recipients"] == [r.en for r in notice.recipient_categories]
+        assert info["categories_of_recipients"]
+        assert info["groups_of_data"] == [g.en for g in notice.data_groups]
+        sesoma = make_tenant(client, app, "sesoma")
+        info = document(client, sesoma, new_customer(client, sesoma)["id"])["information"]
+        assert (
+            info["transfer_safeguards"]
+            == ControllerProfile.load(EXAMPLES / "sesoma.toml").notice.transfer_safeguards.fi
+        )  # type: ignore[union-attr]
 
     def test_retention_is_stated(self, client: TestClient, tenant: Tenant) -> None:
         # Art. 15(1)(d): the period, or the criteria that set it. The test profile's notice names none.

@@ -148,6 +148,41 @@ def test_without_a_rule_nothing_is_anonymised(client: TestClient, app: FastAPI, 
     assert not erased(client, tenant, person)
 
 
+@pytest.mark.parametrize(
+    ("ended", "last_day"),
+    [("2026-02-28", "2036-02-28"), ("2024-02-29", "2034-02-28"), ("2027-12-31", "2037-12-31")],
+)
+def test_kept_until_the_last_day_and_gone_the_day_after(
+    client: TestClient, app: FastAPI, tenant: Tenant, ended: str, last_day: str
+) -> None:
+    keep_for_ten_years(client, tenant)
+    person = new_customer(client, tenant, relationship_end_date=ended)["id"]
+    last = dt.date.fromisoformat(last_day)
+    assert sweep(app, client, tenant, last, dry_run=True).expired == []
+    found = sweep(app, client, tenant, last + dt.timedelta(days=1), dry_run=True).expired
+    assert [e.customer_id for e in found] == [uuid.UUID(person)]
+    assert f"until {last_day}" in found[0].detail
+
+
+def test_a_business_contacts_hold_ends_with_the_relationship(client: TestClient, app: FastAPI, tenant: Tenant) -> None:
+    """Erased during the relationship, the contact details stay; recording its end lets them go."""
+    contact = new_customer(client, tenant, kind="business", organisation="Oy Ab", title="ostopäällikkö")["id"]
+    body = {"type": "erasure", "channel": "email", "customer_id": contact, "erasure": {"ground": "objection"}}
+    request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+    outcome = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers()).json()["outcome"]
+    assert [k["reason"] for k in outcome["kept"]] == ["business_contact"]
+    assert sweep(app, client, tenant, years(30)).expired == []  # the relationship goes on: kept
+    path = f"/v1/customers/{contact}"
+    assert client.patch(path, json={"title": "myyjä"}, headers=tenant.headers()).status_code == 409
+    ended = client.patch(path, json={"relationship_end_date": TODAY.isoformat()}, headers=tenant.headers())
+    assert ended.status_code == 200, ended.text
+    assert sweep(app, client, tenant, TODAY).expired == []  # the last day of the relationship
+    report = sweep(app, client, tenant, TODAY + dt.timedelta(days=1))
+    assert [e.reason for e in report.expired] == [retention.HOLD_ENDED]
+    after = state(client, tenant, contact)
+    assert (after["first_name"], after["organisation"], after["title"]) == (None, None, None)
+
+
 # --- through the erasure path -------------------------------------------------------------------------------
 
 

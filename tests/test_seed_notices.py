@@ -117,27 +117,34 @@ HEADINGS: dict[str, dict[str, str]] = {
 # Words of each original that its rendered notice must carry, section by section.
 PHRASES: dict[str, dict[str, str]] = {
     "sonmark": {
+        "transfers": "teknisen toteutuksen varmistamiseksi tarpeellista",
         "introduction": "käsittelee henkilötietoja huolellisesti ja turvallisesti",
         "cookies": "Tämä sivusto käyttää evästeitä",
         "security": "lukituissa ja paloturvallisissa säilytystiloissa",
     },
     "solintech": {
+        "transfers": "teknisen toteutuksen varmistamiseksi tarpeellista",
         "cookies": "Chrome-selaimen lisäosalla",
         "security": "oma henkilökohtainen käyttäjätunnus ja salasana",
         "consent": "Suostumuksen peruuttaminen on yhtä helppoa kuin suostumuksen antaminen",
         "retention": "10 vuotta asiakkuuden päättymisestä lukien",
     },
     "sesoma": {
+        "transfers": "ellei siirtämiseen ole välitöntä tarvetta",
         "introduction": "sitoudumme suojaamaan henkilötietojen yksityisyyttä",
         "cookies": "haittaohjelmien levittämiseen",
         "security": "manuaaliset arkistot ovat lukitussa tilassa",
     },
     "mastermark": {
+        "transfers": "teknisen toteutuksen varmistamiseksi tarpeellista",
         "cookies": "Google Analytics Demographics",
         "security": "hyvää tietojenkäsittelytapaa",
         "consent": "Käsittely perustuu sopimukseen",
     },
-    "asiakasrekisteri": {"security": "säilytetään yrityksen turvallisissa säilytystiloissa"},
+    "asiakasrekisteri": {
+        "transfers": "teknisen toteutuksen varmistamiseksi tarpeellista",
+        "security": "säilytetään yrityksen turvallisissa säilytystiloissa",
+    },
 }
 
 IDENTITY = {

@@ -28,6 +28,9 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("notice_date", sa.Date(), nullable=False),
         sa.Column("profile", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        # The notice as rendered when published, per language; NULL for the copies made below, which are
+        # rendered from their profile when read.
+        sa.Column("documents", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("published_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.ForeignKeyConstraint(

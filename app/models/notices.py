@@ -27,6 +27,11 @@ class PrivacyNotice(SQLModel, table=True):
     version: int = SQLField(ge=1)
     notice_date: dt.date = SQLField(sa_type=Date, description="Laatimispäivä: the date it was drawn up.")
     profile: dict[str, Any] = SQLField(sa_column=Column(JSONB, nullable=False))
+    documents: dict[str, Any] | None = SQLField(
+        default=None,
+        sa_column=Column(JSONB, nullable=True),
+        description="The notice as published, per language (NoticeDocument without its list of versions).",
+    )
     published_by: str = SQLField(max_length=200)
     created_at: dt.datetime = created_at_field()
 

@@ -13,19 +13,7 @@ from app.services import authorities
 
 router = APIRouter(prefix="/v1/complaint-authorities", tags=["complaint authorities"])
 
-_FINLAND: dict[str, Any] = {
-    "country": "FI",
-    "name_en": "Office of the Data Protection Ombudsman",
-    "name_native": "Tietosuojavaltuutetun toimisto / Dataombudsmannens byrå",
-    "website": "https://tietosuoja.fi",
-    "email": "tietosuoja@om.fi",
-    "phone": "+358 29 566 6700",
-    "street_address": "Lintulahdenkuja 4, 00530 Helsinki",
-    "postal_address": "PL 800, 00531 Helsinki",
-    "source": "https://tietosuoja.fi",
-    "verified": dict.fromkeys(authorities.VERIFIED_FIELDS, True),
-    "note": None,
-}
+_FINLAND: dict[str, Any] = dataclasses.asdict(authorities.finland())  # the example is the data
 
 
 class AuthorityPublic(BaseModel):

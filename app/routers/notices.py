@@ -17,6 +17,7 @@ from app.services import notices
 
 router = APIRouter(tags=["privacy notice"])
 
+# In order of preference when the client likes several equally.
 _MEDIA = {
     "application/json": NoticeFormat.json,
     "text/html": NoticeFormat.html,
@@ -55,49 +56,69 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _quality(part: str) -> tuple[str, float]:
-    name, *params = (p.strip() for p in part.split(";"))
-    q = 1.0
-    for param in params:
-        key, _, value = param.partition("=")
-        if key.strip() == "q":
-            try:
-                q = float(value)
-            except ValueError:
-                q = 0.0
-    return name.lower(), q
+def _ranges(header: str | None) -> list[tuple[str, float]]:
+    """The header's ranges with their quality, e.g. [("text/html", 1.0), ("*/*", 0.8)]."""
+    found = []
+    for part in (header or "").split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if not name:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        found.append((name.lower(), q))
+    return found
 
 
-def _ranked(header: str | None) -> list[str]:
-    ranges = [_quality(part) for part in (header or "").split(",") if part.strip()]
-    return [name for name, q in sorted(ranges, key=lambda r: -r[1]) if q > 0]
+def _specificity(offer: str, wanted: str) -> int | None:
+    """How closely a range names a media type: 2 exactly, 1 by its type (text/*), 0 by */*; None: not at all."""
+    if wanted == offer:
+        return 2
+    if wanted.endswith("/*") and offer.split("/")[0] == wanted[:-2]:
+        return 1
+    return 0 if wanted == "*/*" else None
 
 
 def negotiate_format(request: Request, asked: NoticeFormat | None) -> NoticeFormat:
-    """The format asked by `?format=`, else the best the Accept header takes (RFC 9110 12.5.1)."""
+    """The format asked by `?format=`, else the one the Accept header prefers (RFC 9110 12.5.1).
+
+    Each offer takes the quality of the most specific range that names it, so `application/json;q=0, */*`
+    refuses JSON; ties go to JSON, then HTML, then Markdown.
+    """
     if asked is not None:
         return asked
-    ranges = _ranked(request.headers.get("accept"))
+    ranges = _ranges(request.headers.get("accept"))
     if not ranges:
         return NoticeFormat.json
-    for name in ranges:
-        if name in _MEDIA:
-            return _MEDIA[name]
-        if name in ("*/*", "application/*"):
-            return NoticeFormat.json
-        if name == "text/*":
-            return NoticeFormat.html
-    raise NotAcceptable("The notice is available as application/json, text/html or text/markdown.")
+    best: tuple[float, int, NoticeFormat] | None = None
+    for rank, (offer, fmt) in enumerate(_MEDIA.items()):
+        matches = [(spec, q) for wanted, q in ranges if (spec := _specificity(offer, wanted)) is not None]
+        if not matches:
+            continue
+        q = max(matches)[1]
+        if q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
+            best = (q, -rank, fmt)
+    if best is None:
+        raise NotAcceptable("The notice is available as application/json, text/html or text/markdown.")
+    return best[2]
 
 
 def negotiate_language(request: Request, asked: NoticeLanguage | None, default: str) -> NoticeLanguage:
-    """The language asked by `?lang=`, else the first of fi, sv, en the Accept-Language header takes."""
+    """The language asked by `?lang=`, else the first of fi, sv, en the Accept-Language header prefers."""
     if asked is not None:
         return asked
-    for name in _ranked(request.headers.get("accept-language")):
+    refused = set()
+    for name, q in sorted(_ranges(request.headers.get("accept-language")), key=lambda r: -r[1]):
         primary = name.split("-")[0]
-        if primary in NoticeLanguage.__members__:
-            return NoticeLanguage(primary)
+        if primary in NoticeLanguage.__members__ and primary not in refused:
+            if q > 0:
+                return NoticeLanguage(primary)
+            refused.add(primary)
     return NoticeLanguage(default)
 
 

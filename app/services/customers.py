@@ -130,8 +130,14 @@ async def list_customers(
 
 def check_editable(customer: Customer, fields: set[str]) -> None:
     """Refuse changes an erased or restricted customer may not have (only a contested field may be corrected)."""
-    if customer.erased_at is not None:
-        raise Conflict("The person's data was erased; what is kept is blocked from every other use.")
+    # A business contact kept during an active relationship: recording its end is what lets the hold end
+    # (the retention sweep then erases what was kept).
+    ends_a_hold = fields == {"relationship_end_date"} and customer.kind is CustomerKind.business
+    if customer.erased_at is not None and not ends_a_hold:
+        raise Conflict(
+            "The person's data was erased; what is kept is blocked from every other use (a business "
+            "contact's relationship_end_date aside, which ends its hold)."
+        )
     if customer.restricted_since is not None:
         blocked = sorted(fields - set(customer.restriction_fields))
         if blocked:

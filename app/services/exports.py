@@ -30,7 +30,7 @@ from app.models.orders import Order
 from app.models.requests import SubjectRequest
 from app.models.webhooks import Webhook, WebhookDelivery, WebhookEvent
 from app.security import Actor, system_actor
-from app.services import authorities, marketing
+from app.services import authorities, marketing, notices
 from app.services.webhooks import recipient_name
 
 ACCESS_SCHEMA = "rekisteri.access/1"
@@ -66,88 +66,20 @@ def _texts(fi: str, sv: str, en: str) -> dict[str, str]:
     return {"fi": fi, "sv": sv, "en": en}
 
 
-# Art. 15(1)(e)-(f), in the language of the answer (Art. 12(1): intelligible to the person).
-RIGHTS = [
-    (
-        "access",
-        "15",
-        _texts(
-            "Voit pyytää jäljennöksen tiedoistasi ja nämä tiedot niiden käsittelystä.",
-            "Du kan begära en kopia av dina uppgifter och denna information om hur de behandlas.",
-            "Ask for a copy of your data and this information.",
-        ),
-    ),
-    (
-        "rectification",
-        "16",
-        _texts(
-            "Voit pyytää oikaisemaan virheelliset tietosi.",
-            "Du kan begära att felaktiga uppgifter rättas.",
-            "Ask us to correct inaccurate data.",
-        ),
-    ),
-    (
-        "erasure",
-        "17",
-        _texts(
-            "Voit pyytää poistamaan tietosi; säilytämme vain sen, mitä laki edellyttää.",
-            "Du kan begära att dina uppgifter raderas; vi behåller bara det som lagen kräver.",
-            "Ask us to erase your data; we keep only what the law requires.",
-        ),
-    ),
-    (
-        "restriction",
-        "18",
-        _texts(
-            "Voit pyytää, että tietojasi vain säilytetään, kunnes asia on selvitetty.",
-            "Du kan begära att dina uppgifter endast lagras medan en fråga utreds.",
-            "Ask us to only store your data while a question is settled.",
-        ),
-    ),
-    (
-        "portability",
-        "20",
-        _texts(
-            "Voit saada meille antamasi tiedot koneellisesti luettavassa muodossa.",
-            "Du kan få de uppgifter du har lämnat till oss i ett maskinläsbart format.",
-            "Receive the data you gave us in a machine-readable form.",
-        ),
-    ),
-    (
-        "objection",
-        "21",
-        _texts(
-            "Voit vastustaa tietojesi käsittelyä; suoramarkkinointia milloin tahansa.",
-            "Du kan invända mot behandlingen; mot direktmarknadsföring när som helst.",
-            "Object to processing; to direct marketing at any time.",
-        ),
-    ),
-    (
-        "complaint",
-        "77",
-        _texts(
-            "Voit tehdä valituksen valvontaviranomaiselle (complaint_authorities).",
-            "Du kan lämna in ett klagomål till en tillsynsmyndighet (complaint_authorities).",
-            "Complain to a supervisory authority (complaint_authorities).",
-        ),
-    ),
-    (
-        "judicial_remedy",
-        "79",
-        _texts(
-            "Voit viedä asian tuomioistuimen käsiteltäväksi.",
-            "Du kan väcka talan vid domstol.",
-            "Bring proceedings before a court.",
-        ),
-    ),
-]
-NO_AUTOMATED_DECISIONS = _texts(
-    "Sinusta ei tehdä automaattisia päätöksiä eikä profilointia, joilla olisi oikeusvaikutuksia tai vastaavia "
-    "merkittäviä vaikutuksia (tietosuoja-asetuksen 22 artikla).",
-    "Inga automatiserade beslut eller profilering med rättsliga eller liknande betydande följder för dig "
-    "(artikel 22 i dataskyddsförordningen).",
-    "No automated decision-making or profiling with legal or similarly significant effects (Art. 22).",
+# Art. 15(1)(e)-(f): the rights, by article, in the words of the privacy notice (app/data/notice/texts.toml).
+RIGHTS = (
+    ("access", "15"),
+    ("rectification", "16"),
+    ("erasure", "17"),
+    ("restriction", "18"),
+    ("portability", "20"),
+    ("objection", "21"),
+    ("prohibition", "21(2)-(3)"),
+    ("consent", "7(3)"),
+    ("complaint", "77"),
+    ("judicial_remedy", "79"),
 )
+_WORDING = {"complaint": "complaint_right"}
 # Art. 15(1)(d): the period or, where the notice names none, the criteria that set it: the purpose, and the
 # Accounting Act (kirjanpitolaki 1336/1997, chapter 2, section 10) for orders and invoices.
 RETENTION_CRITERIA = [
@@ -272,6 +204,7 @@ async def _recipients(session: AsyncSession, controller_id: uuid.UUID, customer_
 def _information(controller: Controller, customer: Customer, recipients: list[str], lang: str) -> dict[str, Any]:
     """Art. 15(1)(a)-(h) and 15(2), from the controller's profile, tailored to this person."""
     notice: dict[str, Any] = controller.profile.get("notice") or {}
+    words = notices.texts(lang)
     held = sorted(
         name
         for name in Customer.model_fields
@@ -281,13 +214,17 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
     return {
         "purposes": [_local(v, lang) for v in notice.get("purposes", [])],
         "legal_basis": _local(notice.get("legal_basis"), lang),
+        "provision_requirement": _local(notice.get("provision_requirement"), lang),
         "legitimate_interest": _local(notice.get("legitimate_interest"), lang),
         "categories_of_data": [_local(v, lang) for v in notice.get("data_categories", [])],
+        "groups_of_data": [_local(v, lang) for v in notice.get("data_groups", [])],
         "your_data_held": held,
         "recipients": [_local(v, lang) for v in notice.get("recipients", [])],
+        "categories_of_recipients": [_local(v, lang) for v in notice.get("recipient_categories", [])],
         "recipients_of_your_data": recipients,
         "regular_disclosures": [_local(v, lang) for v in notice.get("disclosures", [])],
         "transfers_outside_eea": _local(notice.get("transfers"), lang),
+        "transfer_safeguards": _local(notice.get("transfer_safeguards"), lang),  # Art. 15(2)
         "retention": [
             {"category": _local(r.get("category"), lang), "period": _local(r.get("period"), lang)}
             for r in notice.get("retention") or RETENTION_CRITERIA
@@ -296,10 +233,13 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
             "your_record": customer.source,
             "regular_sources": [_local(v, lang) for v in notice.get("sources", [])],
         },
-        "automated_decision_making": _local(notice.get("automated_decisions") or NO_AUTOMATED_DECISIONS, lang),
+        "automated_decision_making": _local(notice.get("automated_decisions"), lang) or words["not_stated"],
         "restricted_since": customer.restricted_since,
         "erased_at": customer.erased_at,
-        "rights": [{"right": right, "article": article, "how": how[lang]} for right, article, how in RIGHTS],
+        "rights": [
+            {"right": right, "article": article, "how": words["rights"][_WORDING.get(right, right)][1]}
+            for right, article in RIGHTS
+        ],
         "complaint_authorities": [_plain(a) for a in authorities.for_person(customer.country)],
     }
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app.config import ControllerProfile, LocalText
-from app.errors import NotFound
+from app.errors import NotFound, Unprocessable
 from app.models.controllers import Controller
 from app.models.notices import (
     NoticeBlock,
@@ -41,6 +41,7 @@ from app.services import authorities, deadlines, letters
 
 SCHEMA = "rekisteri.privacy-notice/1"
 AUTHORITIES_PATH = "/v1/complaint-authorities"
+EDPB_MEMBERS = "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en"
 LANGUAGES = (("fi", "Suomeksi"), ("sv", "På svenska"), ("en", "In English"))
 _LINK = re.compile(r"(https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)]|/v1/[a-z/-]+)")
 RIGHTS = ("access", "rectification", "erasure", "restriction", "portability", "objection", "prohibition", "consent")
@@ -73,17 +74,21 @@ async def publish(
 ) -> PrivacyNotice | None:
     """Publish the profile as a new version, unless it says what the version in force says.
 
-    The date drawn up (laatimispäivä) is the profile's `register.notice_date` when it gives a new one, else
-    the day of publishing: a changed notice is a notice drawn up anew.
+    The date drawn up (laatimispäivä) is the profile's `register.notice_date` when it is later than the
+    version in force's, else the day of publishing: a changed notice is a notice drawn up anew. The notice is
+    rendered now, in every language, and kept so: an earlier version reads as it read then, whatever later
+    releases of the service say in their own sections.
     """
     today = today or deadlines.today()
+    given = profile.register_.notice_date
+    if given is not None and given > today:
+        raise Unprocessable("A notice cannot be drawn up in the future.", loc=("body", "register", "notice_date"))
     snapshot = profile.model_dump(mode="json", by_alias=True)
     previous = await latest(session=session, controller_id=actor.controller_id)
     if previous is not None and _content(previous.profile) == _content(snapshot):
         return None
-    given = profile.register_.notice_date
-    stale = previous is not None and given is not None and given <= previous.notice_date
-    notice_date = given if given is not None and not stale else today
+    later = given is not None and (previous is None or given > previous.notice_date)
+    notice_date = given if later and given is not None else today
     snapshot["register"]["notice_date"] = notice_date.isoformat()
     notice = PrivacyNotice(
         controller_id=actor.controller_id,
@@ -92,15 +97,22 @@ async def publish(
         profile=snapshot,
         published_by=actor.name,
     )
+    notice.documents = {
+        lang.value: build(profile.slug, notice, lang).model_dump(mode="json", by_alias=True, exclude={"versions"})
+        for lang in NoticeLanguage
+    }
     session.add(notice)
     await session.flush()
     return notice
 
 
-async def versions(*, session: AsyncSession, controller_id: uuid.UUID) -> list[PrivacyNotice]:
-    """Every published version, newest first."""
-    query = select(PrivacyNotice).where(PrivacyNotice.controller_id == controller_id)
-    return list(await session.scalars(query.order_by(col(PrivacyNotice.version).desc())))
+async def versions(*, session: AsyncSession, controller_id: uuid.UUID) -> list[NoticeVersion]:
+    """Every published version, newest first (their numbers and dates: not their texts)."""
+    query = select(col(PrivacyNotice.version), col(PrivacyNotice.notice_date), col(PrivacyNotice.created_at)).where(
+        PrivacyNotice.controller_id == controller_id
+    )
+    rows = await session.execute(query.order_by(col(PrivacyNotice.version).desc()))
+    return [NoticeVersion(version=v, notice_date=d, published_at=t) for v, d, t in rows]
 
 
 async def public_controller(*, session: AsyncSession, slug: str) -> Controller:
@@ -118,12 +130,18 @@ async def public_controller(*, session: AsyncSession, slug: str) -> Controller:
 async def document(
     *, session: AsyncSession, controller: Controller, lang: NoticeLanguage, version: int | None
 ) -> NoticeDocument:
-    """The notice of `version` (default: the one in force) in `lang`."""
-    published = await versions(session=session, controller_id=controller.id)
-    chosen = next((n for n in published if version is None or n.version == version), None)
+    """The notice of `version` (default: the one in force) in `lang`, as it was published."""
+    query = select(PrivacyNotice).where(PrivacyNotice.controller_id == controller.id)
+    if version is not None:
+        query = query.where(PrivacyNotice.version == version)
+    chosen = await session.scalar(query.order_by(col(PrivacyNotice.version).desc()).limit(1))
     if chosen is None:
         raise NotFound("No such version of the privacy notice." if version else "No privacy notice is published.")
-    return build(controller.slug, chosen, published, lang)
+    history = await versions(session=session, controller_id=controller.id)
+    kept = (chosen.documents or {}).get(lang.value)
+    if kept is None:  # a version the migration copied from before notices were kept rendered
+        return build(controller.slug, chosen, lang).model_copy(update={"versions": history})
+    return NoticeDocument.model_validate({**kept, "versions": history})
 
 
 # --- the document -------------------------------------------------------------------------------------
@@ -186,16 +204,25 @@ def _authority_lines(lang: NoticeLanguage) -> list[str | None]:
     ]
 
 
-def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang: NoticeLanguage) -> NoticeDocument:
-    """The notice of one published version in one language."""
+def _translated(fi: str, sv: str | None, en: str | None, lang: NoticeLanguage) -> NoticeText:
+    own = {NoticeLanguage.sv: sv, NoticeLanguage.en: en}.get(lang)
+    return NoticeText(text=own, lang=lang) if own else NoticeText(text=fi, lang=NoticeLanguage.fi)
+
+
+def build(slug: str, notice: PrivacyNotice, lang: NoticeLanguage) -> NoticeDocument:
+    """The notice of one published version in one language (its list of versions is added when it is read)."""
     profile = ControllerProfile.model_validate(notice.profile)
     words, body = texts(lang.value), profile.notice
     titles: dict[str, str] = words["sections"]
-    who, contact = profile.controller, profile.contact_person
+    who, contact, register = profile.controller, profile.contact_person, profile.register_
     not_stated = [NoticeBlock(kind="paragraph", texts=[NoticeText(text=words["not_stated"], lang=lang)])]
+    address = _address(who.street_address, who.postal_code, who.city)
 
     def own(text: str) -> list[NoticeBlock]:
         return [NoticeBlock(kind="paragraph", texts=[NoticeText(text=text, lang=lang)])]
+
+    def subsection(title: str, value: LocalText | None) -> NoticeBlock:
+        return NoticeBlock(kind="subsection", title=title, blocks=_paragraphs([value], lang))
 
     sections: dict[str, list[NoticeBlock]] = {}
     if body.introduction:
@@ -205,7 +232,7 @@ def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang
             [
                 who.name,
                 _labelled(words, "business_id", who.business_id),
-                _labelled(words, "address", _address(who.street_address, who.postal_code, who.city)),
+                _labelled(words, "address", address),
                 _labelled(words, "phone", _phone(who.phone)),
                 _labelled(words, "email", who.email),
                 _labelled(words, "website", who.website),
@@ -214,16 +241,20 @@ def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang
         )
     ]
     if contact is not None and (contact.name or contact.phone or contact.email):
-        name = ", ".join(p for p in (contact.name, contact.title) if p) or None
+        title = _translated(contact.title, contact.title_sv, contact.title_en, lang).text if contact.title else None
+        name = ", ".join(p for p in (contact.name, title) if p) or None
         lines = [name, _labelled(words, "phone", _phone(contact.phone)), _labelled(words, "email", contact.email)]
         sections["contact_person"] = [_lines(lines, lang)]
-    sections["register"] = [_lines([profile.register_.name], lang)]
+    register_name = _translated(register.name, register.name_sv, register.name_en, lang)
+    sections["register"] = [NoticeBlock(kind="lines", texts=[register_name])]
     sections["purposes"] = [_list(_texts(body.purposes, lang))] if body.purposes else not_stated
     sections["legal_basis"] = _paragraphs([body.legal_basis], lang) or not_stated
-    if body.legitimate_interest is not None:
-        sections["legitimate_interest"] = _paragraphs([body.legitimate_interest], lang)
-    if body.consent is not None:
-        sections["consent"] = _paragraphs([body.consent], lang)
+    optional = {
+        "provision_requirement": body.provision_requirement,
+        "legitimate_interest": body.legitimate_interest,
+        "consent": body.consent,
+    }
+    sections |= {key: _paragraphs([value], lang) for key, value in optional.items() if value is not None}
     if body.data_groups:
         sections["data_groups"] = [_list(_texts(body.data_groups, lang))]
     sections["data_categories"] = [_list(_texts(body.data_categories, lang))] if body.data_categories else not_stated
@@ -233,41 +264,26 @@ def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang
     sections["recipients"] = [_list(recipients)] if recipients else not_stated
     if body.disclosures:
         sections["disclosures"] = [_list(_texts(body.disclosures, lang))]
-    transfers = _paragraphs([body.transfers], lang) or own(words["no_transfers"])
+    sections["transfers"] = _paragraphs([body.transfers], lang) or own(words["no_transfers"])
     if body.transfer_safeguards is not None:
-        transfers.append(
-            NoticeBlock(
-                kind="subsection", title=words["safeguards"], blocks=_paragraphs([body.transfer_safeguards], lang)
-            )
-        )
-    sections["transfers"] = transfers
-    sections["retention"] = [
-        NoticeBlock(kind="subsection", title=rule.category.get(lang.value), blocks=_paragraphs([rule.period], lang))
-        for rule in body.retention
-    ] or not_stated
+        sections["transfers"].append(subsection(words["safeguards"], body.transfer_safeguards))
+    sections["retention"] = [subsection(r.category.get(lang.value), r.period) for r in body.retention] or not_stated
     if body.security is not None:
         parts = [("security_manual", body.security.manual), ("security_electronic", body.security.electronic)]
-        sections["security"] = [
-            NoticeBlock(kind="subsection", title=words[label], blocks=_paragraphs([value], lang))
-            for label, value in parts
-            if value is not None
-        ]
+        sections["security"] = [subsection(words[label], value) for label, value in parts if value is not None]
     if body.cookies:
         sections["cookies"] = _paragraphs(list(body.cookies), lang)
-    sections["automated_decisions"] = _paragraphs([body.automated_decisions], lang) or own(
-        words["no_automated_decisions"]
-    )
+    sections["automated_decisions"] = _paragraphs([body.automated_decisions], lang) or not_stated
     rights: dict[str, Any] = words["rights"]
-    how = own(rights["how"][1])
-    how += _paragraphs([body.exercising_rights], lang)
-    reach = contact or who
+    how = own(rights["how"][1]) + _paragraphs([body.exercising_rights], lang)
+    # Where to turn: the contact person's details, the controller's where the contact person gives none.
     how.append(
         _lines(
             [
                 (contact.name if contact else None) or who.name,
-                _labelled(words, "email", reach.email),
-                _labelled(words, "phone", _phone(reach.phone)),
-                _labelled(words, "address", _address(who.street_address, who.postal_code, who.city)),
+                _labelled(words, "email", (contact.email if contact else None) or who.email),
+                _labelled(words, "phone", _phone((contact.phone if contact else None) or who.phone)),
+                _labelled(words, "address", address),
             ],
             lang,
         )
@@ -278,7 +294,7 @@ def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang
     sections["complaint"] = [
         *own(rights["complaint"]),
         _lines(_authority_lines(lang), lang),
-        *own(words["authorities_link"].format(url=AUTHORITIES_PATH)),
+        *own(words["authorities_link"].format(edpb=EDPB_MEMBERS, url=AUTHORITIES_PATH)),
     ]
     order = list(titles)
     return NoticeDocument(
@@ -288,16 +304,14 @@ def build(slug: str, notice: PrivacyNotice, published: list[PrivacyNotice], lang
         title=words["title"],
         controller_name=who.name,
         business_id=who.business_id,
-        register_name=profile.register_.name,
+        register_name=register_name.text,
         version=notice.version,
         notice_date=notice.notice_date,
         published_at=notice.created_at,
         sections=[
             NoticeSection(id=key, title=titles[key], blocks=sections[key]) for key in sorted(sections, key=order.index)
         ],
-        versions=[
-            NoticeVersion(version=n.version, notice_date=n.notice_date, published_at=n.created_at) for n in published
-        ],
+        versions=[],
     )
 
 

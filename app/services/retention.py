@@ -32,10 +32,12 @@ from app.config import ControllerProfile
 from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.orders import Order
+from app.models.requests import OPEN_STATUSES
 from app.security import system_actor
 from app.services import deadlines, erasure
 
 BATCH = 100
+OPEN = [status.value for status in OPEN_STATUSES]
 ACTOR_NAME = "retention sweep"
 RELATIONSHIP_ENDED = "relationship_ended"
 HOLD_ENDED = "hold_ended"
@@ -44,15 +46,19 @@ HOLD_ENDED = "hold_ended"
 _EXPIRED = text("""
     WITH last_order AS (
         SELECT customer_id, max(order_date) AS day FROM customer_order
-        WHERE controller_id = :controller GROUP BY customer_id
+        WHERE controller_id = :controller
+          AND (CAST(:only AS uuid[]) IS NULL OR customer_id = ANY(CAST(:only AS uuid[])))
+        GROUP BY customer_id
     ), last_choice AS (
         SELECT customer_id, max((occurred_at AT TIME ZONE 'Europe/Helsinki')::date) AS day FROM marketing_event
-        WHERE controller_id = :controller GROUP BY customer_id
+        WHERE controller_id = :controller
+          AND (CAST(:only AS uuid[]) IS NULL OR customer_id = ANY(CAST(:only AS uuid[])))
+        GROUP BY customer_id
     ), ended AS (
         SELECT c.id, c.restricted_since IS NOT NULL AS restricted,
                EXISTS (SELECT 1 FROM subject_request r
                        WHERE r.controller_id = c.controller_id AND r.customer_id = c.id
-                         AND r.status IN ('received', 'awaiting_identity', 'in_progress')) AS open_request,
+                         AND r.status::text = ANY(CAST(:open AS text[]))) AS open_request,
                CASE
                    WHEN c.relationship_end_date IS NOT NULL THEN greatest(c.relationship_end_date, o.day)
                    WHEN c.kind = 'business' THEN NULL
@@ -65,7 +71,9 @@ _EXPIRED = text("""
         WHERE c.controller_id = :controller AND c.erased_at IS NULL
           AND (CAST(:only AS uuid[]) IS NULL OR c.id = ANY(CAST(:only AS uuid[])))
     )
-    SELECT id, restricted, open_request, day FROM ended WHERE day < :cutoff ORDER BY day, id
+    -- Kept `years` from the end, that day included (a date plus years, as relativedelta counts it too).
+    SELECT id, restricted, open_request, day FROM ended
+    WHERE (day + make_interval(years => :years))::date < :today ORDER BY day, id
 """)
 
 
@@ -96,10 +104,8 @@ def _rule_years(controller: Controller) -> int | None:
 async def _relationships_ended(
     session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
 ) -> tuple[list[Expired], dict[str, int]]:
-    rows = await session.execute(
-        _EXPIRED,
-        {"controller": controller_id, "cutoff": today - relativedelta(years=years), "only": only},
-    )
+    params = {"controller": controller_id, "years": years, "today": today, "only": only, "open": OPEN}
+    rows = await session.execute(_EXPIRED, params)
     found: list[Expired] = []
     left = {"restricted": 0, "open_request": 0}
     for row in rows:
