@@ -363,6 +363,11 @@ def _seal(session: Session) -> None:
         )
 
 
+def seal(session: Session) -> None:
+    """Seal what is pending now, before the commit (a long transaction that writes in batches)."""
+    _seal(session)
+
+
 def read_changes(row: Any, data_key: bytes | None) -> dict[str, dict[str, Any]] | None:
     """Decrypt an event's changes; None when its subject was erased (key destroyed, values gone)."""
     if row.subject_id is None:

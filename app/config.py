@@ -52,6 +52,24 @@ class Settings(BaseSettings):
         default=True,
         description="While a request awaits proof of identity, its deadline stands still (Art. 12(6)).",
     )
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        ge=0,
+        description="Requests a second each API key may make, shared by every API process; 0 turns it off.",
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may make at once above the rate.")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins whose pages may call the API from a browser (CORS); none by default.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="The largest JSON body taken; a larger one is refused with 413."
+    )
+    max_stream_bytes: int = Field(
+        default=1024**3,
+        ge=1024,
+        description="The largest streamed body (an import, a campaign list); a larger one is refused with 413.",
+    )
     log_level: str = "INFO"
     app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -79,6 +79,17 @@ class PreconditionFailed(DomainError):
     status, slug = 412, "precondition-failed"
 
 
+class TooManyRequests(DomainError):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class PayloadTooLarge(DomainError):
+    status, slug = 413, "payload-too-large"
+
+
 class UnsupportedMediaType(DomainError):
     status, slug = 415, "unsupported-media-type"
 

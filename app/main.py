@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import errors
 from app.audit import check_master_key
@@ -79,6 +81,33 @@ TAGS = [
 ]
 
 
+# Every keyed route may answer these two: past the key's rate, and a body over the size limit.
+_COMMON = errors.problem_responses(413, 429)
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _with_no_nul(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document, saying of every free text what PostgreSQL holds true: it has no NUL character."""
+
+    def document() -> dict[str, Any]:
+        built = openapi()
+        _no_nul(built)
+        return built
+
+    return document
+
+
+def _no_nul(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not ({"pattern", "format", "enum", "const"} & node.keys()):
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _no_nul(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul(value)
+
+
 def _worker_stopped(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("worker_stopped", extra={"error_type": type(task.exception()).__name__})
@@ -101,6 +130,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = make_engine(url, app_role=settings.app_db_role)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # For the rate limit's one-statement updates, outside the request's transaction.
+        app.state.autocommit_engine = make_engine(
+            url, app_role=settings.app_db_role, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5
+        )
         worker = None
         if settings.worker_in_process:
             worker = asyncio.create_task(run_worker(url))
@@ -112,6 +145,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await app.state.autocommit_engine.dispose()
             await engine.dispose()
 
     app = FastAPI(
@@ -122,8 +156,22 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.openapi = _with_no_nul(app.openapi)  # type: ignore[method-assign]
     errors.install(app)
-    app.add_middleware(RequestMiddleware)
+    if settings.cors_origins:
+        # Off unless origins are named: the API is for servers, and keys do not belong in browsers.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            max_age=600,
+        )
+    app.add_middleware(
+        RequestMiddleware, max_body_bytes=settings.max_body_bytes, max_stream_bytes=settings.max_stream_bytes
+    )
+    app.include_router(health.router)
     for module in (
         customers,
         orders,
@@ -135,7 +183,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         audit,
         api_keys,
         webhooks,
-        health,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=_COMMON)
     return app

@@ -9,9 +9,11 @@ import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.errors import PayloadTooLarge, problem_response
+from app.validators import NUL_IN_JSON
 
 log = logging.getLogger("rekisteri.access")
 
@@ -22,11 +24,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/x-ndjson")
 
 
-class RequestMiddleware:
-    """Tag each request with an id, refuse bodies that are not JSON, and log the outcome."""
+# Routes that stream their body: the larger limit applies to them.
+STREAMED = ("/v1/customers/import", "/v1/marketing/check")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestMiddleware:
+    """Tag each request with an id, refuse bodies that are not JSON or too large, and log the outcome."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1024 * 1024, max_stream_bytes: int = 1024**3) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_stream_bytes = max_stream_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,19 +53,36 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())], scope)
             await send(message)
 
+        streamed = scope["path"] in STREAMED
+        limit = self.max_stream_bytes if streamed else self.max_body_bytes
         try:
             if _refused_media_type(scope["method"], headers):
                 response = problem_response(
                     415, slug="unsupported-media-type", detail="Send the body as application/json."
                 )
                 await response(scope, receive, send_with_id)
+            elif _declared_length(headers) > limit:
+                await _too_large(limit)(scope, receive, send_with_id)
+            elif _NUL_IN_QUERY.search(scope.get("query_string", b"")) or "\x00" in scope["path"]:
+                await _nul()(scope, receive, send_with_id)
+            elif streamed:
+                # An NDJSON body answers for its lines one by one, as they come: only its size is watched here.
+                await self.app(scope, _counted(receive, limit), send_with_id)
             else:
-                await self.app(scope, receive, send_with_id)
+                body = await _read_body(receive, limit)
+                if body is None:
+                    await _too_large(limit)(scope, receive, send_with_id)
+                elif NUL_IN_JSON.search(body):
+                    await _nul()(scope, receive, send_with_id)
+                else:
+                    await self.app(scope, _replayed(body, receive), send_with_id)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            matched = scope.get("route")
+            # The template without its convertors: /v1/customers/{customer_id}, not {customer_id:uuid}.
+            route = getattr(matched, "path_format", None) or getattr(matched, "path", "unmatched")
             elapsed = time.perf_counter() - started
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
@@ -82,3 +107,97 @@ def _refused_media_type(method: str, headers: dict[bytes, bytes]) -> bool:
         return False
     media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
     return media_type not in _JSON_TYPES
+
+
+def _declared_length(headers: dict[bytes, bytes]) -> int:
+    try:
+        return int(headers.get(b"content-length", b"0"))
+    except ValueError:
+        return 0
+
+
+def _too_large(limit: int) -> Response:
+    return problem_response(413, slug="payload-too-large", detail=f"The body is larger than {limit} bytes.")
+
+
+# PostgreSQL cannot store NUL in text: a request that carries one is refused at once (422), never half-done.
+_NUL_IN_QUERY = re.compile(rb"%00|\x00")
+NUL_DETAIL = "A NUL character (\\u0000) cannot be stored; remove it."
+
+
+def _nul() -> Response:
+    return problem_response(422, slug="validation-error", detail=NUL_DETAIL)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body of a JSON request (at most `limit` bytes, else None), read before the handler runs."""
+    parts, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+def _replayed(body: bytes, receive: Receive) -> Receive:
+    """Hand the app the body read already, then the connection's own messages (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """Receive a streamed body, refusing it with 413 once it passes `limit` bytes (a chunked one declares none)."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+        return message
+
+    return counted
+
+
+# An HTML page of the service's own (a letter, the privacy notice): nothing from elsewhere, no scripts, never
+# framed. The API documentation loads Swagger UI and ReDoc from their CDN, and runs their scripts.
+PAGE_POLICY = (
+    b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+DOCS_POLICY = (
+    b"default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' "
+    b"https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src https://fonts.gstatic.com; img-src 'self' "
+    b"data: https://fastapi.tiangolo.com https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; "
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _secured(headers: list[tuple[bytes, bytes]], scope: Scope) -> list[tuple[bytes, bytes]]:
+    """Headers every answer gets (no content sniffing), and a Content-Security-Policy on HTML pages."""
+    names = {name.lower() for name, _ in headers}
+    added = [(b"x-content-type-options", b"nosniff")] if b"x-content-type-options" not in names else []
+    media = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+    if media.startswith(b"text/html"):
+        docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        if b"content-security-policy" not in names:
+            added.append((b"content-security-policy", DOCS_POLICY if docs else PAGE_POLICY))
+        if b"referrer-policy" not in names:
+            added.append((b"referrer-policy", b"no-referrer"))
+    return headers + added

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from app.db import Session
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, TooManyRequests, Unauthorized
 from app.models.api_keys import Role
 
 KEY_PREFIX = "rk_"
@@ -72,7 +73,26 @@ async def authenticate(
     actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role)
     session.info["actor"] = actor
     request.state.key_id = str(actor.key_id)
+    await _within_rate(request, row.id)
     return actor
+
+
+async def _within_rate(request: Request, key_id: uuid.UUID) -> None:
+    """Refuse the key's request with 429 past its rate (GCRA, counted in PostgreSQL across every process)."""
+    settings = request.app.state.settings
+    if settings.rate_limit_per_second <= 0:
+        return
+    # A connection of its own in autocommit: the key's counter row is locked for one statement only.
+    async with request.app.state.autocommit_engine.connect() as conn:
+        wait = await conn.scalar(
+            text("SELECT rekisteri_rate_hit(:k, :rate, :burst)"),
+            {"k": key_id, "rate": settings.rate_limit_per_second, "burst": settings.rate_limit_burst},
+        )
+    if wait:
+        raise TooManyRequests(
+            f"This key makes more than {settings.rate_limit_per_second:g} requests a second; slow down.",
+            retry_after=max(1, math.ceil(wait)),
+        )
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Actor]]:

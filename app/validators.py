@@ -56,3 +56,7 @@ def normalise_country(value: str | None) -> str | None:
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
         raise ValueError("not an ISO 3166-1 alpha-2 country code")
     return code
+
+
+# A NUL character in JSON text, escaped (\u0000, not \\u0000) or raw: PostgreSQL cannot store it in text.
+NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")

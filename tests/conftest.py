@@ -22,6 +22,10 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="rekisteri-test-"))
 os.environ["REKISTERI_DATA_DIR"] = str(_DATA_DIR)
 os.environ["REKISTERI_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 os.environ["REKISTERI_ENVIRONMENT"] = "development"
+# One key makes thousands of calls in a test run; tests/test_limits.py sets a rate limit of its own.
+os.environ["REKISTERI_RATE_LIMIT_PER_SECOND"] = "0"
+# The contract run sends bodies of megabytes; tests/test_limits.py sets a small limit of its own.
+os.environ["REKISTERI_MAX_BODY_BYTES"] = str(64 * 1024 * 1024)
 os.environ.pop("REKISTERI_DATABASE_URL", None)
 
 from fastapi import FastAPI  # noqa: E402

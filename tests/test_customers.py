@@ -111,7 +111,9 @@ class TestGetCustomer:
 
     def test_unknown_id(self, client: TestClient, tenant: Tenant) -> None:
         assert client.get(f"/v1/customers/{uuid.uuid4()}", headers=tenant.headers()).status_code == 404
-        assert client.get("/v1/customers/not-a-uuid", headers=tenant.headers()).status_code == 422
+        # Not an id at all: no such resource (and PATCH /v1/customers/import is 405, not an id of "import").
+        assert client.get("/v1/customers/not-a-uuid", headers=tenant.headers()).status_code == 404
+        assert client.patch("/v1/customers/import", json={}, headers=tenant.headers()).status_code == 405
 
 
 class TestListCustomers:

@@ -1,6 +1,17 @@
 """SQLModel tables and API schemas, one module per domain; importing this registers every table."""
 
-from app.models import api_keys, audit, controllers, customers, marketing, orders, requests, webhooks  # noqa: F401
+from app.models import (  # noqa: F401
+    api_keys,
+    audit,
+    controllers,
+    customers,
+    idempotency,
+    marketing,
+    notices,
+    orders,
+    requests,
+    webhooks,
+)
 from app.models.base import metadata
 
 __all__ = ["metadata"]

@@ -1,14 +1,20 @@
-"""HTTP helpers shared by the routers: ETags, If-Match, page size."""
+"""HTTP helpers shared by the routers: ETags, If-Match, page size, Idempotency-Key."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Header, Query
+from fastapi import Header, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from app.security import Actor
+from app.services import idempotency
 
 # If-Match compares strongly (RFC 9110 13.1.1): a weak tag W/"v3" matches nothing.
 _TAG = re.compile(r'^"v(\d{1,18})"$')
@@ -18,6 +24,15 @@ IfMatch = Annotated[
     Header(
         description='The ETag you read (e.g. `"v3"`); if the resource changed since, nothing is written and '
         "the answer is 412.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[!-~]{1,200}$",
+        description="Any unique string of yours (a UUID will do) for this request: a retry with the same key and "
+        "body gets the first answer and writes nothing again; the same key with another body is 422. Kept 24 h.",
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
@@ -57,3 +72,44 @@ class DuplexStream(Response):
         async for chunk in self.chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def replay(request: Request, session: AsyncSession, actor: Actor, key: str | None) -> Response | None:
+    """The first answer to this Idempotency-Key, if the key was used; else None, with the key claimed."""
+    if key is None:
+        return None
+    seen = await idempotency.claim(
+        session=session,
+        actor=actor,
+        key=key,
+        fingerprint=idempotency.fingerprint(request.method, request.url.path, await request.body()),
+    )
+    if seen is None:
+        return None
+    assert seen.status is not None
+    return Response(seen.body, status_code=seen.status, headers={**seen.headers, "idempotent-replayed": "true"})
+
+
+async def remember(
+    session: AsyncSession,
+    actor: Actor,
+    key: str | None,
+    answer: BaseModel,
+    response: Response,
+    *,
+    status: int,
+    subject_id: uuid.UUID | None,
+) -> None:
+    """Keep the answer under the claimed Idempotency-Key, in the transaction of the work."""
+    if key is None:
+        return
+    headers = dict(response.headers) | {"content-type": "application/json"}
+    await idempotency.record(
+        session=session,
+        actor=actor,
+        key=key,
+        status=status,
+        body=answer.model_dump_json().encode(),
+        headers=headers,
+        subject_id=subject_id,
+    )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.db import Session
-from app.errors import problem_responses
+from app.errors import Unprocessable, problem_responses
 from app.models.customers import Customer, CustomerCreate, CustomerPage, CustomerPublic, CustomerUpdate
 from app.pagination import cut, decode_time_id, encode_cursor
-from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
+from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
 from app.security import Staff, Writer
+from app.services import customer_import, idempotency
 from app.services import customers as service
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -33,11 +35,144 @@ def _public(customer: Customer, response: Response) -> CustomerPublic:
     "business ID must have a valid check digit, the country is ISO 3166-1 alpha-2. An `external_id` must be "
     "new; to create-or-update by it, use `PUT /v1/customers/by-external-id/{external_id}`.",
     responses=problem_responses(400, 401, 403, 409, 415, 422),
+    response_model=CustomerPublic,
 )
-async def create_customer(data: CustomerCreate, session: Session, actor: Writer, response: Response) -> CustomerPublic:
+async def create_customer(
+    request: Request,
+    data: CustomerCreate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CustomerPublic | Response:
+    if (first := await replay(request, session, actor, idempotency_key)) is not None:
+        return first
     customer = await service.create_customer(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/v1/customers/{customer.id}"
-    return _public(customer, response)
+    answer = _public(customer, response)
+    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=customer.id)
+    return answer
+
+
+class ImportErrorLine(BaseModel):
+    line: int = Field(description="The line's number in the body, from 1.")
+    errors: list[dict[str, Any]] = Field(description="What is wrong with it: `loc`, `msg`, `type` (never the value).")
+
+
+class ImportResult(BaseModel):
+    """What an import did."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": 3,
+                    "created": 1,
+                    "updated": 1,
+                    "unchanged": 0,
+                    "failed": 1,
+                    "errors": [{"line": 2, "errors": [{"loc": ["email"], "msg": "…", "type": "value_error"}]}],
+                    "errors_omitted": 0,
+                }
+            ]
+        }
+    )
+
+    lines: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int = Field(description="Lines that applied nothing; each is in `errors` (the first 1,000).")
+    errors: list[ImportErrorLine]
+    errors_omitted: int = Field(description="Failed lines not listed in `errors`.")
+
+
+_IMPORT_EXAMPLE = (
+    '{"external_id": "shop-10042", "first_name": "Maija", "last_name": "Meikäläinen", "email": "maija@example.fi"}\n'
+    '{"external_id": "shop-10043", "organisation": "Oy Yritys Ab", "kind": "business", "phone": "040 123 4567"}\n'
+)
+
+
+@router.post(
+    "/import",
+    summary="Import customers (NDJSON), upserting by external id",
+    description="One customer per line, as `PUT /v1/customers/by-external-id/{external_id}` takes one, with its "
+    "`external_id` in the line: a new one creates the customer, a known one replaces it. Every change is "
+    "audited. A line that is not JSON, not a valid customer, or not allowed (the person was erased, or is "
+    "restricted and the line changes more than the contested fields) applies nothing and is reported by "
+    "number; every other line applies whole. The import is one transaction: if the connection drops or the "
+    "server dies before the answer, nothing of it was applied. `on_error=abort`: one bad line and nothing is "
+    "applied (422, with every bad line). Streamed: send as much as you like in one body (up to "
+    "`REKISTERI_MAX_STREAM_BYTES`). `Idempotency-Key` makes a retry safe.",
+    response_model=ImportResult,
+    responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": "Customers, one JSON object a line."},
+                    "example": _IMPORT_EXAMPLE,
+                }
+            },
+        }
+    },
+)
+async def import_customers(
+    request: Request,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    on_error: Annotated[
+        Literal["skip", "abort"], Query(description="`skip`: report bad lines, apply the rest; `abort`: apply none.")
+    ] = "skip",
+    idempotency_key: IdempotencyKey = None,
+) -> ImportResult | Response:
+    digest = idempotency.hasher(request.method, request.url.path)
+    if idempotency_key is not None:
+        first = await idempotency.claim(session=session, actor=actor, key=idempotency_key, fingerprint=None)
+        if first is not None:
+            async for chunk in request.stream():
+                digest.update(chunk)
+            if first.fingerprint != digest.digest():
+                raise Unprocessable(
+                    "This Idempotency-Key was used for another import; use a new key for a new request.",
+                    loc=("header", "Idempotency-Key"),
+                )
+            return Response(
+                first.body, status_code=first.status or 200, headers={**first.headers, "idempotent-replayed": "true"}
+            )
+    report = await customer_import.run(
+        session=session, actor=actor, chunks=request.stream(), abort_on_error=on_error == "abort", digest=digest
+    )
+    errors = [ImportErrorLine(**e) for e in report.errors]
+    if on_error == "abort" and report.failed:
+        refused = Unprocessable(f"{report.failed} line(s) are not valid; nothing was imported.")
+        refused.errors = [
+            {**problem, "loc": ["body", str(e.line), *problem["loc"]]} for e in errors for problem in e.errors
+        ]
+        raise refused
+    answer = ImportResult(
+        lines=report.lines,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        failed=report.failed,
+        errors=errors,
+        errors_omitted=report.failed - len(errors),
+    )
+    if idempotency_key is not None:
+        await idempotency.record(
+            session=session,
+            actor=actor,
+            key=idempotency_key,
+            status=200,
+            body=answer.model_dump_json().encode(),
+            headers={"content-type": "application/json"},
+            subject_id=None,
+            fingerprint=digest.digest(),
+        )
+    return answer
 
 
 @router.get(
@@ -78,7 +213,7 @@ async def list_customers(
 
 
 @router.get(
-    "/{customer_id}",
+    "/{customer_id:uuid}",
     summary="Read a customer",
     description="Returns the customer with an `ETag`; send it back in `If-Match` when you change them.",
     responses=problem_responses(401, 403, 404, 422),
@@ -88,7 +223,7 @@ async def get_customer(customer_id: uuid.UUID, session: Session, actor: Writer, 
 
 
 @router.patch(
-    "/{customer_id}",
+    "/{customer_id:uuid}",
     summary="Change a customer",
     description="Changes the fields sent; fields left out stay, `null` clears one. With `If-Match`, a customer "
     "changed since you read it is left alone and the answer is 412. Every changed field is audited with its "
@@ -110,7 +245,7 @@ async def update_customer(
 
 
 @router.delete(
-    "/{customer_id}",
+    "/{customer_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a customer",
     description="Customer service and admins only. Deletes a customer who has no orders and destroys their "

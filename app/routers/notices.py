@@ -24,13 +24,6 @@ _MEDIA = {
     "application/xhtml+xml": NoticeFormat.html,
     "text/markdown": NoticeFormat.markdown,
 }
-# A page of the service's own making: nothing from elsewhere, no scripts, never framed.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 DESCRIBED = (
     "The controller's privacy notice (*tietosuojaseloste*) as it is published: the sections of a Finnish notice "
     "(controller, contact person, register, purposes, legal basis, data, sources, recipients, disclosures, "
@@ -128,7 +121,7 @@ def respond(notice: NoticeDocument, fmt: NoticeFormat, *, version_asked: bool, p
         headers["Cache-Control"] = "public, max-age=300"
     if fmt is NoticeFormat.html:
         page = notices.render(notice, "html", version_asked=version_asked)
-        return HTMLResponse(page, headers=headers | PAGE_HEADERS)
+        return HTMLResponse(page, headers=headers)  # the middleware adds its security headers
     if fmt is NoticeFormat.markdown:
         text = notices.render(notice, "markdown")
         return PlainTextResponse(text, media_type="text/markdown; charset=utf-8", headers=headers)

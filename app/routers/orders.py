@@ -10,7 +10,7 @@ from app.db import Session
 from app.errors import problem_responses
 from app.models.orders import Order, OrderCreate, OrderPage, OrderPublic, OrderUpdate
 from app.pagination import cut, decode_time_id, encode_cursor
-from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
+from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
 from app.security import Writer
 from app.services import orders as service
 
@@ -29,13 +29,24 @@ def _public(order: Order, response: Response) -> OrderPublic:
     description="Records an order of the customer: lines, total and currency (ISO 4217), and the invoice "
     "status, on which erasure depends (an open or in-collection invoice is a legal claim).",
     responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
+    response_model=OrderPublic,
 )
 async def create_order(
-    customer_id: uuid.UUID, data: OrderCreate, session: Session, actor: Writer, response: Response
-) -> OrderPublic:
+    request: Request,
+    customer_id: uuid.UUID,
+    data: OrderCreate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderPublic | Response:
+    if (first := await replay(request, session, actor, idempotency_key)) is not None:
+        return first
     order = await service.create_order(session=session, actor=actor, customer_id=customer_id, data=data)
     response.headers["Location"] = f"/v1/orders/{order.id}"
-    return _public(order, response)
+    answer = _public(order, response)
+    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=customer_id)
+    return answer
 
 
 @router.get(

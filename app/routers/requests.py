@@ -34,7 +34,7 @@ from app.models.requests import (
     Withdraw,
 )
 from app.pagination import cut, encode_cursor
-from app.routers._http import Cursor, IfMatch, Limit, etag, expected_versions
+from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
 from app.security import Actor, Staff, Writer
 from app.services import customers as customer_service
 from app.services import exports, letters, restriction
@@ -84,12 +84,25 @@ def _decode(cursor: str) -> tuple[dt.date, uuid.UUID]:
     "direct marketing and a marketing prohibition stop marketing on receipt; an objection on grounds of the "
     "person's particular situation restricts processing until it is decided. Each type has its own fields: "
     "`rectification`, `restriction`, `objection`, `erasure`, `prohibition` (channels; none means all).",
-    responses=problem_responses(400, 401, 403, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 415, 422),
+    response_model=RequestPublic,
 )
-async def create_request(data: RequestCreate, session: Session, actor: Writer, response: Response) -> RequestPublic:
+async def create_request(
+    http: Request,
+    data: RequestCreate,
+    session: Session,
+    actor: Writer,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> RequestPublic | Response:
+    if (first := await replay(http, session, actor, idempotency_key)) is not None:
+        return first
     request = await service.create(session=session, actor=actor, data=data)
     response.headers["Location"] = f"/v1/requests/{request.id}"
-    return _public(request, response)
+    answer = _public(request, response)
+    subject = request.customer_id or request.id
+    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=subject)
+    return answer
 
 
 @router.get(

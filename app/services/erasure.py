@@ -27,7 +27,7 @@ from app.models.orders import InvoiceStatus, Order
 from app.models.requests import SubjectRequest
 from app.models.webhooks import EventType
 from app.security import Actor
-from app.services import deadlines, webhooks
+from app.services import deadlines, idempotency, webhooks
 
 ERASED_TEXT = "[erased]"  # stands where staff's free text about an erased person was
 VOUCHER_YEARS = MIN_VOUCHER_YEARS  # Accounting Act 1336/1997 2:10(2): from the end of the financial year
@@ -205,6 +205,7 @@ async def erase(
         await session.delete(entry)
     await session.flush()
     await webhooks.forget_subject(session=session, actor=actor, subject_id=customer.id)
+    await idempotency.forget_subject(session=session, actor=actor, subject_id=customer.id)
     recipients = await webhooks.enqueue(
         session=session,
         actor=actor,

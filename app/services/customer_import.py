@@ -1,0 +1,152 @@
+"""Bulk import of customers: NDJSON lines, each upserted by its external id, in one audited transaction.
+
+Every line is a whole customer, as `PUT /v1/customers/by-external-id/{external_id}` takes it (its `external_id`
+in the line): a new external id creates, a known one replaces. A line that is not JSON, not a valid customer, or
+not allowed (the person erased, or restricted and the line changes more than the contested fields) is reported
+with its number and applies nothing; every other line applies whole. Nothing is committed before the last line:
+an import cut short (a dropped connection, a killed process) leaves the register as it was. With
+`on_error=abort`, one bad line applies none.
+
+The lines are handled in batches: one query finds the batch's known external ids, the ORM writes it, the audit
+events are sealed and the batch leaves the session, so memory stays flat however long the import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from app.audit import seal
+from app.errors import DomainError, redact
+from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
+from app.security import Actor
+from app.services.customers import apply, check_editable
+from app.validators import NUL_IN_JSON
+
+BATCH = 1000
+MAX_LISTED_ERRORS = 1000
+_FIELDS = tuple(CustomerFields.model_fields)
+
+
+@dataclass
+class ImportReport:
+    """What the import did, line by line where it did not."""
+
+    lines: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, line: int, problems: list[dict[str, Any]]) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append({"line": line, "errors": problems})
+
+
+def _problems(exc: ValidationError) -> list[dict[str, Any]]:
+    # As in every 422: where and what, never the value (it may be personal data).
+    return [
+        {"loc": [str(p) for p in e["loc"]], "msg": redact(str(e["msg"]), e.get("input")), "type": e["type"]}
+        for e in exc.errors()
+    ]
+
+
+def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:
+    """One line as a customer, or what is wrong with it."""
+    if NUL_IN_JSON.search(line):
+        return [{"loc": [], "msg": "a NUL character (\\u0000) cannot be stored", "type": "string_nul"}]
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return [{"loc": [], "msg": "not a JSON object", "type": "json_invalid"}]
+    if not isinstance(raw, dict):
+        return [{"loc": [], "msg": "not a JSON object", "type": "json_invalid"}]
+    try:
+        data = CustomerCreate.model_validate(raw)
+    except ValidationError as exc:
+        return _problems(exc)
+    if not data.external_id:
+        return [{"loc": ["external_id"], "msg": "each line needs its external_id", "type": "missing"}]
+    return data
+
+
+async def lines(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[tuple[int, bytes]]:
+    """The body's non-blank lines with their numbers (1-based), hashing the bytes as they pass."""
+    rest, number = b"", 0
+    async for chunk in chunks:
+        digest.update(chunk)
+        rest += chunk
+        *complete, rest = rest.split(b"\n")
+        for line in complete:
+            number += 1
+            if line.strip():
+                yield number, line
+    if rest.strip():
+        yield number + 1, rest
+
+
+async def _apply_batch(
+    session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
+) -> None:
+    ids = list({data.external_id for _, data in batch})
+    known = {
+        c.external_id: c
+        for c in await session.scalars(
+            select(Customer)
+            .where(Customer.controller_id == actor.controller_id, col(Customer.external_id).in_(ids))
+            .with_for_update()
+        )
+    }
+    for number, data in batch:
+        values = dict.fromkeys(_FIELDS) | data.model_dump(exclude_unset=True)
+        values["kind"] = values.get("kind") or CustomerKind.private
+        customer = known.get(data.external_id)
+        try:
+            if customer is None:
+                customer = Customer.model_validate(values | {"controller_id": actor.controller_id})
+                session.add(customer)
+                known[data.external_id] = customer
+                report.created += 1
+                continue
+            # The line was validated whole (CustomerCreate), so once allowed it applies whole.
+            check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
+            if apply(customer, values):
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        except DomainError as exc:
+            report.refuse(number, [{"loc": [], "msg": exc.detail, "type": exc.slug}])
+    await session.flush()
+    await session.run_sync(seal)
+    session.expunge_all()
+
+
+async def run(
+    *, session: AsyncSession, actor: Actor, chunks: AsyncIterator[bytes], abort_on_error: bool, digest: Any
+) -> ImportReport:
+    """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint)."""
+    report = ImportReport()
+    batch: list[tuple[int, CustomerCreate]] = []
+    async for number, line in lines(chunks, digest):
+        report.lines += 1
+        parsed = parse(line)
+        if isinstance(parsed, list):
+            report.refuse(number, parsed)
+            continue
+        if abort_on_error and report.failed:
+            continue  # nothing will be applied: only find the other bad lines
+        batch.append((number, parsed))
+        if len(batch) >= BATCH:
+            await _apply_batch(session, actor, batch, report)
+            batch = []
+    if batch and not (abort_on_error and report.failed):
+        await _apply_batch(session, actor, batch, report)
+    return report
