@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import errors
+from app import errors, openapi
 from app.audit import check_master_key
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
@@ -83,29 +82,6 @@ TAGS = [
 
 # Every keyed route may answer these two: past the key's rate, and a body over the size limit.
 _COMMON = errors.problem_responses(413, 429)
-NO_NUL = "^[^\\u0000]*$"
-
-
-def _with_no_nul(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """The OpenAPI document, saying of every free text what PostgreSQL holds true: it has no NUL character."""
-
-    def document() -> dict[str, Any]:
-        built = openapi()
-        _no_nul(built)
-        return built
-
-    return document
-
-
-def _no_nul(node: Any) -> None:
-    if isinstance(node, dict):
-        if node.get("type") == "string" and not ({"pattern", "format", "enum", "const"} & node.keys()):
-            node["pattern"] = NO_NUL
-        for value in node.values():
-            _no_nul(value)
-    elif isinstance(node, list):
-        for value in node:
-            _no_nul(value)
 
 
 def _worker_stopped(task: asyncio.Task[None]) -> None:
@@ -156,7 +132,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.openapi = _with_no_nul(app.openapi)  # type: ignore[method-assign]
+    app.openapi = openapi.amended(app.openapi)  # type: ignore[method-assign]
     errors.install(app)
     if settings.cors_origins:
         # Off unless origins are named: the API is for servers, and keys do not belong in browsers.

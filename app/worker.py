@@ -1,5 +1,5 @@
-"""Background work on procrastinate (a PostgreSQL job queue): webhook delivery with retries and backoff, and
-the daily retention sweep."""
+"""Background work on procrastinate (a PostgreSQL job queue): webhook delivery with retries and backoff, the
+daily retention sweep, and the hourly expiry of Idempotency-Keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import libpq_url, make_engine, make_sessionmaker
-from app.services import retention, webhooks
+from app.models.base import utcnow
+from app.services import idempotency, retention, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ QUEUE = "webhooks"
 MAINTENANCE = "maintenance"
 # Every day at 03:30 UTC; however many workers run, procrastinate defers it once.
 RETENTION_CRON = "30 3 * * *"
+EXPIRY_CRON = "7 * * * *"  # hourly: Idempotency-Keys are kept 24 hours
 
 
 @dataclass
@@ -60,6 +62,13 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
                 "retention_sweep",
                 extra={"controller": controller.slug, "expired": len(report.expired), "anonymised": report.anonymised},
             )
+
+    @queue.periodic(cron=EXPIRY_CRON, periodic_id="hourly")
+    @queue.task(name="expire_idempotency_keys", queue=MAINTENANCE, queueing_lock="expire_idempotency_keys")
+    async def expire_idempotency_keys(timestamp: int) -> None:
+        async with resources[0].maker() as session, session.begin():
+            dropped = await idempotency.expire(session=session, now=utcnow())
+        log.info("idempotency_keys_expired", extra={"count": dropped})
 
     return queue
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app import worker
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
 
@@ -121,3 +122,27 @@ def test_an_erased_persons_answer_goes_with_them(client: TestClient, tenant: Ten
         (tenant.id, email.encode()),
     ).fetchone()
     assert left == (0,)
+
+
+def test_keys_expire_after_a_day(client: TestClient, tenant: Tenant, database_url: str, owner_db: Any) -> None:
+    key = str(uuid.uuid4())
+    post(client, tenant, "/v1/customers", key, json={"last_name": "Vanha"})
+    owner_db.execute(
+        "UPDATE idempotency_key SET created_at = now() - interval '25 hours' WHERE controller_id = %s AND key = %s",
+        (tenant.id, key),
+    )
+    queue = worker.build(database_url, [])
+    crons = {p.task.name: p.cron for p in queue.periodic_registry.periodic_tasks.values()}
+    assert crons["expire_idempotency_keys"] == "7 * * * *"  # hourly
+
+    async def defer_and_work() -> None:
+        async with queue.open_async():
+            await queue.tasks["expire_idempotency_keys"].defer_async(timestamp=0)
+        await worker.run(database_url, wait=False)
+
+    assert client.portal is not None
+    client.portal.call(defer_and_work)
+    gone = owner_db.execute("SELECT count(*) FROM idempotency_key WHERE key = %s", (key,)).fetchone()
+    assert gone == (0,)
+    again = post(client, tenant, "/v1/customers", key, json={"last_name": "Vanha"})
+    assert "Idempotent-Replayed" not in again.headers  # a new request now
