@@ -124,6 +124,43 @@ def test_without_if_match_every_write_lands_in_one_order(
     assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
 
 
+def test_concurrent_imports_of_the_same_new_external_ids_all_succeed(
+    servers: list[str], client: TestClient, tenant: Tenant
+) -> None:
+    # Found by the soak: two imports (or an import and a PUT) of one new external id both inserted, and one
+    # of them failed on the unique index with a 409. They now wait for each other and the second updates.
+    ids = [f"kilpa-{n}" for n in range(30)]
+
+    def write(i: int) -> int:
+        base = servers[i % 2]
+        if i % 3 == 0:
+            external_id = ids[i % len(ids)]
+            response = httpx.put(
+                f"{base}/v1/customers/by-external-id/{external_id}",
+                json={"last_name": f"Kilpa {i}"},
+                headers=tenant.headers(),
+                timeout=60,
+            )
+        else:
+            chosen = [ids[(i * 7 + k) % len(ids)] for k in range(12)]  # overlapping, in different orders
+            body = "".join(f'{{"external_id": "{e}", "last_name": "Kilpa {i}"}}\n' for e in reversed(chosen))
+            response = httpx.post(
+                f"{base}/v1/customers/import",
+                content=body,
+                headers=tenant.headers(**{"Content-Type": "application/x-ndjson"}),
+                timeout=60,
+            )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = Counter(pool.map(write, range(48)))
+    assert set(codes) <= {200, 201}, codes
+    for external_id in ids:  # each id once, none lost
+        found = client.get("/v1/customers", params={"external_id": external_id}, headers=tenant.headers()).json()
+        assert len(found["items"]) == 1
+    assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
+
+
 def test_two_workers_deliver_each_event_once_to_each_subscriber(
     servers: list[str], client: TestClient, tenant: Tenant, database_url: str
 ) -> None:

@@ -26,7 +26,7 @@ from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.security import Actor
-from app.services.customers import apply, check_editable
+from app.services.customers import apply, check_editable, lock_external_ids
 from app.validators import NUL_IN_JSON
 
 BATCH = 1000
@@ -96,7 +96,9 @@ async def lines(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[tupl
 async def _apply_batch(
     session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
-    ids = list({data.external_id for _, data in batch})
+    ids = sorted({data.external_id for _, data in batch if data.external_id})
+    # Another import, PUT or POST of these ids waits until this one commits, and is then seen by the query.
+    await lock_external_ids(session, actor, ids)
     known = {
         c.external_id: c
         for c in await session.scalars(
@@ -106,12 +108,13 @@ async def _apply_batch(
         )
     }
     for number, data in batch:
-        values = dict.fromkeys(_FIELDS) | data.model_dump(exclude_unset=True)
+        values: dict[str, Any] = dict.fromkeys(_FIELDS) | data.model_dump(exclude_unset=True)
         values["kind"] = values.get("kind") or CustomerKind.private
         customer = known.get(data.external_id)
         try:
             if customer is None:
-                customer = Customer.model_validate(values | {"controller_id": actor.controller_id})
+                # Validated once already, as the line: a table model is built without validating again.
+                customer = Customer(**values, controller_id=actor.controller_id)
                 session.add(customer)
                 known[data.external_id] = customer
                 report.created += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import false, func, or_, text
@@ -47,12 +48,22 @@ async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: s
     return (await session.scalar(query)) is not None
 
 
-async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
-    # Two upserts of one new external id must not both insert: serialise them on the id.
+async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: Iterable[str]) -> None:
+    """Serialise the writers of these external ids until commit, so that two upserts of a new one do not both
+    insert. The locks are taken in one order (of their keys), so two imports of overlapping ids cannot deadlock
+    on them."""
+    keys = sorted({f"customer:{actor.controller_id}:{external_id}" for external_id in external_ids})
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"customer:{actor.controller_id}:{external_id}"},
+        text(
+            "SELECT pg_advisory_xact_lock(h) FROM "
+            "(SELECT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
+        ),
+        {"keys": keys},
     )
+
+
+async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
+    await lock_external_ids(session, actor, (external_id,))
 
 
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
