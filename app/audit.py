@@ -2,8 +2,9 @@
 
 Every flush of a register table passes `_capture` (an ORM event, so no service can forget it), and every
 commit passes `_seal`, which encrypts the captured values with the data subject's key and appends them to
-the controller's hash chain. Bulk ORM statements, which would skip the capture, are refused, and a deferred
-trigger in PostgreSQL refuses to commit any change of a register row that has no audit event.
+the controller's hash chain (a long transaction sets its batches aside with `seal`, to be chained at commit).
+Bulk ORM statements, which would skip the capture, are refused, and a deferred trigger in PostgreSQL refuses
+to commit any change of a register row that has no audit event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterable
@@ -20,7 +22,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy import column, event, insert, inspect, select, table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -291,38 +293,42 @@ def _lock_key(controller_id: uuid.UUID) -> int:
     return int.from_bytes(controller_id.bytes[:8], "big", signed=True)
 
 
-def _seal(session: Session) -> None:
-    """Before commit: encrypt the pending events and append them to each controller's chain."""
-    session.flush()
-    pending = session.info.pop("audit_pending", [])
-    if not pending:
-        return
+_STAGING = table(
+    "audit_staging",
+    column("n"),
+    column("controller_id"),
+    column("request_id"),
+    column("actor_key_id"),
+    column("actor_name"),
+    column("actor_role"),
+    column("entity"),
+    column("entity_id"),
+    column("action"),
+    column("subject_id"),
+    column("fields"),
+    column("encrypted"),
+    column("changes"),
+)
+_STAGED_COLUMNS = [c for c in _STAGING.c if c.name != "n"]
+_CHAIN_BATCH = 1000
+
+
+def _prepare(session: Session, pending: list[PendingEvent]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The pending events as audit rows, their values encrypted, by controller: all but their place in the chain."""
     keyring = default_keyring()
     actor = session.info.get("actor")
     if actor is None:
         raise RuntimeError("a register change without an actor cannot be audited")
-    conn = session.connection()
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
-    now = utcnow()
     by_controller: dict[uuid.UUID, list[PendingEvent]] = {}
     for ev in pending:
         by_controller.setdefault(ev.controller_id, []).append(ev)
+    prepared: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for controller_id, events in by_controller.items():
         keys = subject_keys(
             session, keyring, controller_id, {e.subject_id for e in events if e.subject_id}, create=True
         )
-        # One writer at a time per controller's chain; held until commit.
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(controller_id)})
-        last = conn.execute(
-            select(table.c.seq, table.c.hash)
-            .where(table.c.controller_id == controller_id)
-            .order_by(table.c.seq.desc())
-            .limit(1)
-        ).one_or_none()
-        seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
-        rows = []
+        rows = prepared[controller_id] = []
         for ev in events:
-            seq += 1
             plain = dumps(ev.changes)
             data_key = keys.get(ev.subject_id) if ev.subject_id else None
             if ev.subject_id and data_key is None:
@@ -332,40 +338,116 @@ def _seal(session: Session) -> None:
                 plain, encrypted = encrypt(data_key, ev.entity_id, plain), True
             else:
                 encrypted = False
-            row = {
-                "controller_id": controller_id,
-                "seq": seq,
-                "occurred_at": now,
-                "request_id": session.info.get("request_id"),
-                "actor_key_id": actor.key_id,
-                "actor_name": actor.name,
-                "actor_role": actor.role,
-                "entity": ev.entity,
-                "entity_id": ev.entity_id,
-                "action": ev.action.value,
-                "subject_id": ev.subject_id,
-                "fields": sorted(ev.changes),
-                "encrypted": encrypted,
-                "changes": plain,
-            }
-            row["prev_hash"] = prev
-            row["hash"] = prev = link_hash(prev, row)
-            rows.append(row)
-        conn.execute(insert(table), rows)
-        head = pg_insert(AuditHead.__table__).values(  # type: ignore[attr-defined]
-            controller_id=controller_id, seq=seq, hash=prev, mac=keyring.head_mac(controller_id, seq, prev)
-        )
-        conn.execute(
-            head.on_conflict_do_update(
-                index_elements=["controller_id"],
-                set_={"seq": head.excluded.seq, "hash": head.excluded.hash, "mac": head.excluded.mac},
+            rows.append(
+                {
+                    "controller_id": controller_id,
+                    "request_id": session.info.get("request_id"),
+                    "actor_key_id": actor.key_id,
+                    "actor_name": actor.name,
+                    "actor_role": actor.role,
+                    "entity": ev.entity,
+                    "entity_id": ev.entity_id,
+                    "action": ev.action.value,
+                    "subject_id": ev.subject_id,
+                    "fields": sorted(ev.changes),
+                    "encrypted": encrypted,
+                    "changes": plain,
+                }
             )
+    return prepared
+
+
+def _chain(session: Session, controller_id: uuid.UUID, batches: Iterable[list[dict[str, Any]]]) -> None:
+    """Append the rows to the controller's chain, holding its lock until commit: one writer at a time."""
+    conn = session.connection()
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(controller_id)})
+    last = conn.execute(
+        select(table.c.seq, table.c.hash)
+        .where(table.c.controller_id == controller_id)
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    ).one_or_none()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+    now = utcnow()  # the changes take effect together, at this commit
+    for rows in batches:
+        if not rows:
+            continue
+        for row in rows:
+            seq += 1
+            row["seq"], row["occurred_at"], row["prev_hash"] = seq, now, prev
+            row["hash"] = prev = link_hash(prev, row)
+        conn.execute(insert(table), rows)
+    if last is not None and seq == last.seq:
+        return
+    head = pg_insert(AuditHead.__table__).values(  # type: ignore[attr-defined]
+        controller_id=controller_id, seq=seq, hash=prev, mac=default_keyring().head_mac(controller_id, seq, prev)
+    )
+    conn.execute(
+        head.on_conflict_do_update(
+            index_elements=["controller_id"],
+            set_={"seq": head.excluded.seq, "hash": head.excluded.hash, "mac": head.excluded.mac},
         )
+    )
+
+
+def _staged(session: Session, controller_id: uuid.UUID) -> Iterable[list[dict[str, Any]]]:
+    """The rows set aside by `seal`, in the order they were, a batch at a time."""
+    conn = session.connection()
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(_STAGING.c.n, *_STAGED_COLUMNS)
+            .where(_STAGING.c.controller_id == controller_id, _STAGING.c.n > after)
+            .order_by(_STAGING.c.n)
+            .limit(_CHAIN_BATCH)
+        ).all()
+        if not rows:
+            return
+        after = rows[-1].n
+        yield [{c.name: getattr(r, c.name) for c in _STAGED_COLUMNS} for r in rows]
+
+
+def _seal(session: Session) -> None:
+    """Before commit: encrypt the pending events and append them, after any set aside, to each controller's chain."""
+    session.flush()
+    pending = session.info.pop("audit_pending", [])
+    staged: set[uuid.UUID] = session.info.pop("audit_staged", set())
+    if not pending and not staged:
+        return
+    prepared = _prepare(session, pending) if pending else {}
+    for controller_id in sorted(staged | prepared.keys()):
+        earlier = _staged(session, controller_id) if controller_id in staged else ()
+        _chain(session, controller_id, itertools.chain(earlier, [prepared.get(controller_id, [])]))
 
 
 def seal(session: Session) -> None:
-    """Seal what is pending now, before the commit (a long transaction that writes in batches)."""
-    _seal(session)
+    """Encrypt what is pending now and set it aside until commit (a long transaction that writes in batches).
+
+    The rows wait in a temporary table of the transaction and join the chain at commit. The transaction thus
+    takes the chain's lock only at its end, after every row lock it needs: a long import holding the lock
+    while it waited for a customer's row, which the customer's editor held while it waited for the lock,
+    would deadlock. Memory stays flat however many batches there are.
+    """
+    session.flush()
+    pending = session.info.pop("audit_pending", [])
+    if not pending:
+        return
+    conn = session.connection()
+    staged: set[uuid.UUID] = session.info.setdefault("audit_staged", set())
+    if not staged:
+        conn.execute(
+            text(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS audit_staging (n bigserial PRIMARY KEY, "
+                "controller_id uuid NOT NULL, request_id text, actor_key_id uuid, actor_name text NOT NULL, "
+                "actor_role text NOT NULL, entity text NOT NULL, entity_id uuid NOT NULL, action text NOT NULL, "
+                "subject_id uuid, fields text[] NOT NULL, encrypted boolean NOT NULL, changes bytea NOT NULL) "
+                "ON COMMIT DROP"
+            )
+        )
+    for controller_id, rows in _prepare(session, pending).items():
+        staged.add(controller_id)
+        conn.execute(insert(_STAGING), rows)
 
 
 def read_changes(row: Any, data_key: bytes | None) -> dict[str, dict[str, Any]] | None:
@@ -379,6 +461,7 @@ def read_changes(row: Any, data_key: bytes | None) -> dict[str, dict[str, Any]] 
 
 def _reset(session: Session, *_: Any) -> None:
     session.info.pop("audit_pending", None)
+    session.info.pop("audit_staged", None)
 
 
 event.listen(Session, "before_flush", _capture)

@@ -8,7 +8,9 @@ audited), 10% POST /v1/customers (half with an Idempotency-Key, a tenth of those
 any status other than the one the call should get. Reported: throughput and p50/p99 overall and per kind,
 errors by kind, the server's RSS every five seconds, and whether the audit chain still verifies. The rate limit
 is off on the server: one key drives all the load. The client is a raw-socket HTTP/1.1 loop (bench/loadgen.py),
-so that it costs the two shared cores as little as it can.
+so that it costs the two shared cores as little as it can. The baseline, run first for ten seconds at the same
+connections: `bench.run`'s bare endpoint (a constant JSON from the same uvicorn settings); the throughput is
+reported as a ratio of it.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ import psutil
 import psycopg
 
 from app.db import libpq_url
-from bench.loadgen import _read_response
+from bench.loadgen import _read_response, hammer
 from bench.run import ROOT, _cli, _database, _free_port, _machine, _seed, _serve
 
 MIX = (("get", 50), ("check", 20), ("patch", 15), ("create", 10), ("import", 5))
 EXPECTED = {"get": 200, "check": 200, "patch": 200, "create": 201, "import": 200}
 CHANNELS = ("electronic", "direct_mail", "telemarketing")
+BARE_PATHS = [f"/v1/customers/{uuid.UUID(int=n)}/marketing/electronic" for n in range(100)]
 
 
 class Stats:
@@ -122,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--customers", type=int, default=5000, help="customers seeded")
+    parser.add_argument("--baseline-seconds", type=float, default=10, help="the bare endpoint's run")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
@@ -137,6 +141,7 @@ def main() -> None:
         controller_id = _cli(env, "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"))
         key = _cli(env, "keys", "create", "--controller", controller_id, "--name", "soak", "--role", "admin")
         ids = _seed(url, controller_id, args.customers)
+        baseline = _baseline(env, args)
         port = _free_port()
         app_server = _serve("app.main:create_app", port, env)
         process = psutil.Process(app_server.pid)
@@ -168,7 +173,23 @@ def main() -> None:
         )
         with psycopg.connect(libpq_url(server), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
-    _report(args, stats, elapsed, rss, verified.stdout.strip(), verified.returncode)
+    _report(args, stats, elapsed, rss, verified.stdout.strip(), verified.returncode, baseline)
+
+
+def _baseline(env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    """The bare endpoint of `bench.run` (a constant JSON, the same uvicorn settings) at the same connections."""
+    port = _free_port()
+    bare = _serve("bench.bare:app", port, env)
+    try:
+        result = asyncio.run(
+            hammer(
+                "127.0.0.1", port, BARE_PATHS, headers={}, connections=args.connections, seconds=args.baseline_seconds
+            )
+        )
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
+    return {"per_second": round(result.rps, 1), "p99_ms": round(result.percentile(99), 1)}
 
 
 async def _warm_up(port: int, key: str, ids: list[str]) -> None:
@@ -181,7 +202,13 @@ async def _soak(port: int, key: str, ids: list[str], deadline: float, connection
 
 
 def _report(
-    args: argparse.Namespace, stats: Stats, elapsed: float, rss: list[tuple[float, float]], verify: str, code: int
+    args: argparse.Namespace,
+    stats: Stats,
+    elapsed: float,
+    rss: list[tuple[float, float]],
+    verify: str,
+    code: int,
+    baseline: dict[str, float],
 ) -> None:
     every = [v for values in stats.latencies.values() for v in values]
     kinds = {
@@ -203,6 +230,9 @@ def _report(
         "per_second": round(len(every) / elapsed, 1),
         "p50_ms": _percentile(every, 50),
         "p99_ms": _percentile(every, 99),
+        "bare_per_second": baseline["per_second"],
+        "bare_p99_ms": baseline["p99_ms"],
+        "ratio_to_bare": round(len(every) / elapsed / baseline["per_second"], 3),
         "errors": sum(stats.errors.values()),
         "errors_by_kind": dict(stats.errors),
         "statuses": {f"{kind} {status}": n for (kind, status), n in sorted(stats.statuses.items())},
@@ -219,6 +249,7 @@ def _report(
     print(json.dumps(report, indent=2))
     print(
         f"soak: {report['requests']:,} requests in {report['seconds']} s = {report['per_second']}/s, "
+        f"{report['ratio_to_bare']:.2f} of the bare endpoint ({report['bare_per_second']}/s), "
         f"p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms, errors {report['errors']}; server RSS "
         f"{report['server_rss_start_mib']} -> {report['server_rss_end_mib']} MiB; audit chain "
         f"{'verifies' if code == 0 else 'BROKEN'}"

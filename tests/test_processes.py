@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -158,6 +160,53 @@ def test_concurrent_imports_of_the_same_new_external_ids_all_succeed(
     for external_id in ids:  # each id once, none lost
         found = client.get("/v1/customers", params={"external_id": external_id}, headers=tenant.headers()).json()
         assert len(found["items"]) == 1
+    assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
+
+
+def test_a_long_import_holds_up_no_other_writer(servers: list[str], client: TestClient, tenant: Tenant) -> None:
+    # While an import of many batches is open, a customer it will reach is edited through the other server.
+    # The import once took the audit chain's lock at its first batch and held it to the end: the edit locked
+    # the customer and waited for the chain, the import reached the customer and waited for the edit, and
+    # PostgreSQL broke the deadlock by failing one of them. Now the import joins the chain at commit.
+    tag = uuid.uuid4().hex[:8]
+    person = client.put(
+        f"/v1/customers/by-external-id/{tag}-later", json={"last_name": "Ennen"}, headers=tenant.headers()
+    ).json()
+    more = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        for i in range(2500):  # two batches of 1,000 applied, then the import waits for the rest
+            yield b'{"external_id": "%s-%d", "last_name": "Tuonti"}\n' % (tag.encode(), i)
+        more.wait(60)
+        yield b'{"external_id": "%s-later", "last_name": "Tuonti", "city": "Oulu"}\n' % tag.encode()
+
+    answers: list[httpx.Response] = []
+    importing = threading.Thread(
+        target=lambda: answers.append(
+            httpx.post(
+                f"{servers[0]}/v1/customers/import",
+                content=body(),
+                headers=tenant.headers(Role.integration, **{"Content-Type": "application/x-ndjson"}),
+                timeout=120,
+            )
+        )
+    )
+    importing.start()
+    try:
+        time.sleep(2)  # the first batches are in
+        edited = httpx.patch(
+            f"{servers[1]}/v1/customers/{person['id']}", json={"city": "Kemi"}, headers=tenant.headers(), timeout=10
+        )
+        assert edited.status_code == 200  # at once, while the import is still open
+        assert not answers
+    finally:
+        more.set()
+        importing.join(timeout=120)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["created"] == 2500
+    after = client.get(f"/v1/customers/{person['id']}", headers=tenant.headers()).json()
+    assert (after["last_name"], after["city"], after["version"]) == ("Tuonti", "Oulu", 3)
+    assert city_changes(client, tenant, person["id"]) == [(None, "Kemi"), ("Kemi", "Oulu")]
     assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
 
 

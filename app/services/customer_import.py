@@ -7,8 +7,10 @@ with its number and applies nothing; every other line applies whole. Nothing is 
 an import cut short (a dropped connection, a killed process) leaves the register as it was. With
 `on_error=abort`, one bad line applies none.
 
-The lines are handled in batches: one query finds the batch's known external ids, the ORM writes it, the audit
-events are sealed and the batch leaves the session, so memory stays flat however long the import.
+The lines are handled in batches: one query finds the batch's known external ids, the ORM writes it, its audit
+events are encrypted and set aside (`app.audit.seal`) and the batch leaves the session, so memory stays flat
+however long the import. The events join the audit chain at commit, so other writers of the register are not
+held up while the import runs (only writers of an external id wait, and a second import).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.security import Actor
-from app.services.customers import apply, check_editable, lock_external_ids
+from app.services.customers import apply, check_editable, lock_every_external_id
 from app.validators import NUL_IN_JSON
 
 BATCH = 1000
@@ -96,9 +98,7 @@ async def lines(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[tupl
 async def _apply_batch(
     session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
-    ids = sorted({data.external_id for _, data in batch if data.external_id})
-    # Another import, PUT or POST of these ids waits until this one commits, and is then seen by the query.
-    await lock_external_ids(session, actor, ids)
+    ids = list({data.external_id for _, data in batch})
     known = {
         c.external_id: c
         for c in await session.scalars(
@@ -137,6 +137,8 @@ async def run(
 ) -> ImportReport:
     """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint)."""
     report = ImportReport()
+    # Another import, or a PUT or POST of an external id, waits until this import commits, and then sees it.
+    await lock_every_external_id(session, actor)
     batch: list[tuple[int, CustomerCreate]] = []
     async for number, line in lines(chunks, digest):
         report.lines += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import false, func, or_, text
@@ -48,22 +47,28 @@ async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: s
     return (await session.scalar(query)) is not None
 
 
-async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: Iterable[str]) -> None:
-    """Serialise the writers of these external ids until commit, so that two upserts of a new one do not both
-    insert. The locks are taken in one order (of their keys), so two imports of overlapping ids cannot deadlock
-    on them."""
-    keys = sorted({f"customer:{actor.controller_id}:{external_id}" for external_id in external_ids})
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(h) FROM "
-            "(SELECT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
-        ),
-        {"keys": keys},
-    )
+EXTERNAL_ID_LOCKS = 64
 
 
 async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
-    await lock_external_ids(session, actor, (external_id,))
+    """Serialise the writers of this external id until commit, so that two upserts of a new one do not both
+    insert. The ids share 64 locks a controller: an import takes them all (`lock_every_external_id`), however
+    many ids it has, and the lock table stays small."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:c || ':' || (hashtextextended(:e, 0) & 63), 0))"),
+        {"c": f"customer-external-id:{actor.controller_id}", "e": external_id},
+    )
+
+
+async def lock_every_external_id(session: AsyncSession, actor: Actor) -> None:
+    """Take every external-id lock of the controller, in one order (two imports cannot deadlock on them)."""
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(:c || ':' || b, 0)) "
+            "FROM generate_series(0, :n - 1) AS b ORDER BY b"
+        ),
+        {"c": f"customer-external-id:{actor.controller_id}", "n": EXTERNAL_ID_LOCKS},
+    )
 
 
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
