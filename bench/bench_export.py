@@ -16,18 +16,12 @@ the benchmark, not a path the service has), so the access export's audit history
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import json
-import os
-import secrets
-import sys
-import tempfile
 import threading
 import time
 import uuid
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,7 +31,7 @@ import psycopg
 
 from app.db import libpq_url
 from app.services.exports import ORDER_COLUMNS, PORTABLE_ORDER_COLUMNS
-from bench.run import ROOT, _cli, _database, _free_port, _machine, _serve
+from bench.run import ROOT, _cli, _free_port, _serve, migrated, write_report
 
 # (name, query parameters, the columns a COPY baseline reads for the same rows)
 EXPORTS: list[tuple[str, dict[str, str], tuple[str, ...]]] = [
@@ -159,15 +153,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="each export this many times; the best time is kept")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
-        server, url = _database(Path(tmp))
-        env = {
-            **os.environ,
-            "REKISTERI_DATABASE_URL": url,
-            "REKISTERI_DATA_DIR": tmp,
-            "REKISTERI_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        }
-        _cli(env, "db", "upgrade")
+    with migrated() as (url, env):
         controller_id = _cli(env, "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"))
         key = _cli(env, "keys", "create", "--controller", controller_id, "--name", "bench", "--role", "agent")
         print(f"seeding customers with {args.baseline_orders:,} and {args.orders:,} orders ...", flush=True)
@@ -211,21 +197,13 @@ def main() -> None:
         finally:
             app_server.terminate()
             app_server.wait(timeout=30)
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
     report = {
-        "command": "make bench  (python -m bench.bench_export " + " ".join(sys.argv[1:]) + ")",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": _machine(),
         "rounds": args.rounds,
         "server_rss_after_warm_up_mib": _mib(rss_start),
         "server_rss_at_end_mib": _mib(rss_end),
         "exports": results,
     }
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "export.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report("export", "bench.bench_export", report)
     for name, entry in results.items():
         big, small = entry["big"], entry["small"]
         print(

@@ -11,14 +11,9 @@ again (every line unchanged) and once more with every line changed (each an upda
 from __future__ import annotations
 
 import argparse
-import base64
 import io
-import json
-import os
-import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,7 +27,7 @@ import psutil
 import psycopg
 
 from app.db import libpq_url
-from bench.run import ROOT, _cli, _database, _free_port, _machine, _serve
+from bench.run import ROOT, _cli, _free_port, _serve, migrated, write_report
 
 COLUMNS = ("external_id", "first_name", "last_name", "email", "phone", "city")
 FIRST = ("Aino", "Eino", "Helmi", "Väinö", "Ella", "Onni", "Sofia", "Leo")
@@ -126,16 +121,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="import and COPY this many times each; best kept")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
-        server, url = _database(Path(tmp))
-        env = {
-            **os.environ,
-            "REKISTERI_DATABASE_URL": url,
-            "REKISTERI_DATA_DIR": tmp,
-            "REKISTERI_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "REKISTERI_RATE_LIMIT_PER_SECOND": "0",
-        }
-        _cli(env, "db", "upgrade")
+    with migrated(REKISTERI_RATE_LIMIT_PER_SECOND="0") as (url, env):
         port = _free_port()
         app_server = _serve("app.main:create_app", port, env)
         try:
@@ -143,8 +129,6 @@ def main() -> None:
         finally:
             app_server.terminate()
             app_server.wait(timeout=30)
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
     _report(args, results)
 
 
@@ -202,17 +186,7 @@ def _entry(run: dict[str, Any], count: int, copy_seconds: float) -> dict[str, An
 
 
 def _report(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    report = {
-        "command": "make bench  (python -m bench.bench_import " + " ".join(sys.argv[1:]) + ")",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": _machine(),
-        "rounds": args.rounds,
-        **results,
-    }
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "import.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report("import", "bench.bench_import", {"rounds": args.rounds, **results})
     for name in ("create", "unchanged", "update"):
         entry = results[name]
         print(

@@ -17,27 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
-import os
 import random
-import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from pathlib import Path
 
 import orjson
 import psutil
-import psycopg
 
-from app.db import libpq_url
 from bench.loadgen import _read_response, hammer
-from bench.run import ROOT, _cli, _database, _free_port, _machine, _seed, _serve
+from bench.run import ROOT, _cli, _free_port, _seed, _serve, migrated, write_report
 
 MIX = (("get", 50), ("check", 20), ("patch", 15), ("create", 10), ("import", 5))
 EXPECTED = {"get": 200, "check": 200, "patch": 200, "create": 201, "import": 200}
@@ -128,16 +120,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=10, help="the bare endpoint's run")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
-        server, url = _database(Path(tmp))
-        env = {
-            **os.environ,
-            "REKISTERI_DATABASE_URL": url,
-            "REKISTERI_DATA_DIR": tmp,
-            "REKISTERI_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "REKISTERI_RATE_LIMIT_PER_SECOND": "0",
-        }
-        _cli(env, "db", "upgrade")
+    with migrated(REKISTERI_RATE_LIMIT_PER_SECOND="0") as (url, env):
         controller_id = _cli(env, "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"))
         key = _cli(env, "keys", "create", "--controller", controller_id, "--name", "soak", "--role", "admin")
         ids = _seed(url, controller_id, args.customers)
@@ -171,8 +154,6 @@ def main() -> None:
         verified = subprocess.run(
             [sys.executable, "-m", "app.cli", "audit", "verify"], env=env, cwd=ROOT, capture_output=True, text=True
         )
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
     _report(args, stats, elapsed, rss, verified.stdout.strip(), verified.returncode, baseline)
 
 
@@ -221,9 +202,6 @@ def _report(
         for kind, values in stats.latencies.items()
     }
     report = {
-        "command": "make bench  (python -m bench.bench_soak " + " ".join(sys.argv[1:]) + ")",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": _machine(),
         "seconds": round(elapsed, 1),
         "connections": args.connections,
         "requests": len(every),
@@ -243,10 +221,7 @@ def _report(
         "audit_verify": verify,
         "audit_verify_ok": code == 0,
     }
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "soak.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    report = write_report("soak", "bench.bench_soak", report)
     print(
         f"soak: {report['requests']:,} requests in {report['seconds']} s = {report['per_second']}/s, "
         f"{report['ratio_to_bare']:.2f} of the bare endpoint ({report['bare_per_second']}/s), "

@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,41 @@ def _database(tmp: Path) -> tuple[str, str]:
     from sqlalchemy.engine import make_url
 
     return server, make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def migrated(**settings: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A new database, migrated, and the environment of a service on it (plus `settings`); dropped afterwards."""
+    with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
+        server, url = _database(Path(tmp))
+        env = {
+            **os.environ,
+            "REKISTERI_DATABASE_URL": url,
+            "REKISTERI_DATA_DIR": tmp,
+            "REKISTERI_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            **settings,
+        }
+        _cli(env, "db", "upgrade")
+        try:
+            yield url, env
+        finally:
+            with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
+
+
+def write_report(name: str, script: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Keep the report in bench/results/`name`.json with how and where it was made, and print it."""
+    report = {
+        "command": f"make bench  (python -m {script} " + " ".join(sys.argv[1:]) + ")",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": _machine(),
+        **report,
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return report
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
@@ -252,15 +289,7 @@ def main() -> None:
     parser.add_argument("--skip-single", action="store_true", help="only the campaign check")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="rekisteri-bench-") as tmp:
-        server, url = _database(Path(tmp))
-        env = {
-            **os.environ,
-            "REKISTERI_DATABASE_URL": url,
-            "REKISTERI_DATA_DIR": tmp,
-            "REKISTERI_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        }
-        _cli(env, "db", "upgrade")
+    with migrated() as (url, env):
         controller_id = _cli(env, "controllers", "create", "--profile", str(ROOT / "examples" / "sonmark.toml"))
         key = _cli(env, "keys", "create", "--controller", controller_id, "--name", "bench", "--role", "integration")
         print(f"seeding {max(args.bulk, args.customers):,} customers ...", flush=True)
@@ -281,19 +310,7 @@ def main() -> None:
             for process in (app_server, bare_server):
                 process.terminate()
                 process.wait(timeout=30)
-        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[-1].split("?")[0]}" WITH (FORCE)')
-    report = {
-        "command": "make bench  (python -m bench.run " + " ".join(sys.argv[1:]) + ")",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": _machine(),
-        "single_check": single,
-        "campaign_check": bulk,
-    }
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report("latest", "bench.run", {"single_check": single, "campaign_check": bulk})
     if single:
         ratio, p99 = single["ratio"], single["service_p99_ms"]
         print(f"\nsingle check: {ratio:.2f} of the bare endpoint (target 0.5), p99 {p99} ms")

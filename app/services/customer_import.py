@@ -10,7 +10,8 @@ an import cut short (a dropped connection, a killed process) leaves the register
 The lines are handled in batches: one query finds the batch's known external ids, the ORM writes it, its audit
 events are encrypted and set aside (`app.audit.seal`) and the batch leaves the session, so memory stays flat
 however long the import. The events join the audit chain at commit, so other writers of the register are not
-held up while the import runs (only writers of an external id wait, and a second import).
+held up while the import runs; writers of its external ids wait for it (an import of over `SMALL` lines: writers
+of any external id).
 """
 
 from __future__ import annotations
@@ -21,17 +22,24 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import select
 
 from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.security import Actor
-from app.services.customers import apply, check_editable, lock_every_external_id
+from app.services.customers import apply, check_editable, lock_external_ids
 from app.validators import NUL_IN_JSON
 
 BATCH = 1000
+SMALL = 100  # an import of up to this many ids locks each; a larger one, every external id of the controller
+_KNOWN = text(
+    "SELECT c.* FROM unnest(CAST(:ids AS text[])) AS wanted(external_id) CROSS JOIN LATERAL "
+    "(SELECT * FROM customer WHERE controller_id = :controller_id AND external_id = wanted.external_id "
+    "FOR UPDATE) AS c"
+)
 MAX_LISTED_ERRORS = 1000
 _FIELDS = tuple(CustomerFields.model_fields)
 
@@ -99,12 +107,13 @@ async def _apply_batch(
     session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
     ids = list({data.external_id for _, data in batch})
+    # One unique-index lookup an id, whatever the planner knows of the table: a register being filled by an
+    # import has no statistics yet, and `external_id IN (...)` was then planned as a scan of every row of the
+    # controller (through the phone index) for each batch.
     known = {
         c.external_id: c
         for c in await session.scalars(
-            select(Customer)
-            .where(Customer.controller_id == actor.controller_id, col(Customer.external_id).in_(ids))
-            .with_for_update()
+            select(Customer).from_statement(_KNOWN), {"ids": ids, "controller_id": actor.controller_id}
         )
     }
     for number, data in batch:
@@ -137,9 +146,8 @@ async def run(
 ) -> ImportReport:
     """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint)."""
     report = ImportReport()
-    # Another import, or a PUT or POST of an external id, waits until this import commits, and then sees it.
-    await lock_every_external_id(session, actor)
     batch: list[tuple[int, CustomerCreate]] = []
+    locked = False  # the external-id locks: another import, PUT or POST of these ids waits until this commits
     async for number, line in lines(chunks, digest):
         report.lines += 1
         parsed = parse(line)
@@ -150,8 +158,14 @@ async def run(
             continue  # nothing will be applied: only find the other bad lines
         batch.append((number, parsed))
         if len(batch) >= BATCH:
+            if not locked:  # more batches may follow: every id's lock now, before any row lock
+                await lock_external_ids(session, actor, None)
+                locked = True
             await _apply_batch(session, actor, batch, report)
             batch = []
     if batch and not (abort_on_error and report.failed):
+        if not locked:  # the whole import is this batch: a small one locks its ids only
+            ids = {data.external_id for _, data in batch if data.external_id}
+            await lock_external_ids(session, actor, ids if len(ids) <= SMALL else None)
         await _apply_batch(session, actor, batch, report)
     return report

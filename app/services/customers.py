@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import false, func, or_, text
@@ -47,28 +49,33 @@ async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: s
     return (await session.scalar(query)) is not None
 
 
-EXTERNAL_ID_LOCKS = 64
+def _lock_key(actor: Actor, name: str) -> int:
+    digest = hashlib.sha256(f"customer-external-id:{actor.controller_id}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: Iterable[str] | None) -> None:
+    """Serialise the writers of these external ids until commit, so that two upserts of a new one do not both
+    insert; None: of every external id of the controller.
+
+    A writer of a few ids takes the controller's external-id lock shared and a lock of each id, in one order (two
+    writers cannot deadlock on them); a large import takes the controller's lock alone, exclusively, so that
+    however many ids it has it holds one lock (PostgreSQL's lock table is small)."""
+    everything = _lock_key(actor, "*")
+    if external_ids is None:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": everything})
+        return
+    await session.execute(
+        text(
+            "SELECT CASE WHEN n = 1 THEN pg_advisory_xact_lock_shared(k)::text ELSE pg_advisory_xact_lock(k)::text "
+            "END FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
+        ),
+        {"keys": [everything, *sorted({_lock_key(actor, e) for e in external_ids})]},
+    )
 
 
 async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
-    """Serialise the writers of this external id until commit, so that two upserts of a new one do not both
-    insert. The ids share 64 locks a controller: an import takes them all (`lock_every_external_id`), however
-    many ids it has, and the lock table stays small."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:c || ':' || (hashtextextended(:e, 0) & 63), 0))"),
-        {"c": f"customer-external-id:{actor.controller_id}", "e": external_id},
-    )
-
-
-async def lock_every_external_id(session: AsyncSession, actor: Actor) -> None:
-    """Take every external-id lock of the controller, in one order (two imports cannot deadlock on them)."""
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended(:c || ':' || b, 0)) "
-            "FROM generate_series(0, :n - 1) AS b ORDER BY b"
-        ),
-        {"c": f"customer-external-id:{actor.controller_id}", "n": EXTERNAL_ID_LOCKS},
-    )
+    await lock_external_ids(session, actor, (external_id,))
 
 
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
