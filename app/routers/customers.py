@@ -103,7 +103,9 @@ _IMPORT_EXAMPLE = (
     "number; every other line applies whole. The import is one transaction: if the connection drops or the "
     "server dies before the answer, nothing of it was applied. `on_error=abort`: one bad line and nothing is "
     "applied (422, with every bad line). Streamed: send as much as you like in one body (up to "
-    "`REKISTERI_MAX_STREAM_BYTES`). `Idempotency-Key` makes a retry safe.",
+    "`REKISTERI_MAX_STREAM_BYTES`). `Idempotency-Key` makes a retry safe. Concurrent writers of the same "
+    "external ids wait for the import to commit (an import of over 100 lines: writers of any external id); "
+    "other edits of the register are not held up.",
     response_model=ImportResult,
     responses=problem_responses(400, 401, 403, 409, 413, 415, 422),
     openapi_extra={
