@@ -371,15 +371,13 @@ def _chain(session: Session, controller_id: uuid.UUID, batches: Iterable[list[di
     seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
     now = utcnow()  # the changes take effect together, at this commit
     for rows in batches:
-        if not rows:
+        if not rows:  # a controller with staged rows only has no pending ones
             continue
         for row in rows:
             seq += 1
             row["seq"], row["occurred_at"], row["prev_hash"] = seq, now, prev
             row["hash"] = prev = link_hash(prev, row)
         conn.execute(insert(table), rows)
-    if last is not None and seq == last.seq:
-        return
     head = pg_insert(AuditHead.__table__).values(  # type: ignore[attr-defined]
         controller_id=controller_id, seq=seq, hash=prev, mac=default_keyring().head_mac(controller_id, seq, prev)
     )

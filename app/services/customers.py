@@ -74,14 +74,10 @@ async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: I
     )
 
 
-async def _lock_external_id(session: AsyncSession, actor: Actor, external_id: str) -> None:
-    await lock_external_ids(session, actor, (external_id,))
-
-
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
     """Add a customer to the register."""
     if data.external_id is not None:
-        await _lock_external_id(session, actor, data.external_id)
+        await lock_external_ids(session, actor, (data.external_id,))
         if await _external_id_taken(session, actor, data.external_id, None):
             raise Conflict("A customer with this external_id exists already; use PUT by-external-id to upsert.")
     values = data.model_dump(exclude_unset=True)
@@ -198,7 +194,7 @@ async def update_customer(
     values = data.model_dump(exclude_unset=True)
     new_external_id = values.get("external_id")
     if new_external_id is not None and new_external_id != customer.external_id:
-        await _lock_external_id(session, actor, new_external_id)
+        await lock_external_ids(session, actor, (new_external_id,))
         if await _external_id_taken(session, actor, new_external_id, customer.id):
             raise Conflict("Another customer has this external_id.")
     check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
@@ -217,7 +213,7 @@ async def upsert_by_external_id(
     must_exist: bool = False,
 ) -> tuple[Customer, bool]:
     """Create or replace the customer with this external id; return it and whether it was created."""
-    await _lock_external_id(session, actor, external_id)
+    await lock_external_ids(session, actor, (external_id,))
     customer = await session.scalar(
         select(Customer)
         .where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
