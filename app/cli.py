@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.config import ControllerProfile, get_settings
+from app.config import get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.errors import DomainError
 from app.models.api_keys import ApiKeyCreate, Role
+from app.models.profile import ControllerProfile
 
 cli = typer.Typer(help="Rekisteri: the customer register and its GDPR rights.", no_args_is_help=True)
 db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -159,8 +160,8 @@ def controllers_create(
     ] = False,
 ) -> None:
     """Create a controller from its profile and print its id."""
+    from app.actor import attach, system_actor
     from app.models.controllers import Controller
-    from app.security import system_actor
     from app.services.controllers import create_controller
 
     data = _profile(profile)
@@ -171,7 +172,7 @@ def controllers_create(
             if existing is not None:
                 return existing
         controller_id = uuid.uuid4()
-        session.info["actor"] = system_actor(controller_id)
+        attach(session, system_actor(controller_id))
         controller = await create_controller(session=session, profile=data, controller_id=controller_id)
         return controller.id
 
@@ -183,17 +184,16 @@ def controllers_update(
     profile: Annotated[Path, typer.Option(help="The controller's edited profile (TOML); its slug names it.")],
 ) -> None:
     """Replace a controller's profile; a change publishes a new version of its privacy notice."""
-    from app.security import system_actor
+    from app.actor import attach, system_actor
     from app.services.controllers import find_controller, update_profile
 
     data = _profile(profile)
 
     async def work(session: AsyncSession) -> tuple[int, str, bool]:
         found = await find_controller(session=session, slug_or_id=data.slug)
-        session.info["actor"] = system_actor(found.id)
-        _, notice, changed = await update_profile(
-            session=session, actor=session.info["actor"], content=data, expected=None
-        )
+        actor = system_actor(found.id)
+        attach(session, actor)
+        _, notice, changed = await update_profile(session=session, actor=actor, content=data, expected=None)
         return notice.version, notice.notice_date.isoformat(), changed
 
     version, drawn_up, changed = _run(work)
@@ -208,7 +208,7 @@ def keys_create(
     role: Annotated[Role, typer.Option(help="admin, agent, integration or auditor.")],
 ) -> None:
     """Issue an API key; the key alone is printed on the last line."""
-    from app.security import system_actor
+    from app.actor import attach, system_actor
     from app.services.api_keys import create_key
     from app.services.controllers import find_controller
 
@@ -220,7 +220,7 @@ def keys_create(
     async def work(session: AsyncSession) -> tuple[str, str]:
         found = await find_controller(session=session, slug_or_id=controller)
         actor = system_actor(found.id)
-        session.info["actor"] = actor
+        attach(session, actor)
         key, secret = await create_key(session=session, actor=actor, controller_id=found.id, data=data)
         return (
             f"{role.value} key {key.prefix}… for {found.slug} (id {key.id}); shown once, store it now:",

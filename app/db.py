@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 import app.audit  # noqa: F401  (registers the audit listeners on every Session)
+from app import tenancy
+from app.actor import Actor
 from app.config import Settings
 
 log = logging.getLogger(__name__)
@@ -89,11 +91,6 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def set_tenant(session: AsyncSession, controller_id: str) -> None:
-    """Scope the transaction to one controller for the row-level security policies."""
-    await session.execute(text("SELECT set_config('rekisteri.controller_id', :cid, true)"), {"cid": controller_id})
-
-
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back when it raises."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
@@ -103,22 +100,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 @asynccontextmanager
-async def tenant_session(request: Request, controller_id: str) -> AsyncIterator[AsyncSession]:
+async def tenant_session(request: Request, actor: Actor) -> AsyncIterator[AsyncSession]:
     """A transaction of its own, for work that outlives the handler (a streamed answer)."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session, session.begin():
-        await set_tenant(session, controller_id)
+        await tenancy.enter(session, actor)
         yield session
 
 
 @asynccontextmanager
-async def snapshot_session(request: Request, controller_id: str) -> AsyncIterator[AsyncSession]:
+async def snapshot_session(request: Request, actor: Actor) -> AsyncIterator[AsyncSession]:
     """A read-only transaction on one snapshot, for a long streamed read (an export) that must be consistent."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         await session.execute(text("SET TRANSACTION READ ONLY"))
-        await set_tenant(session, controller_id)
+        await tenancy.enter(session, actor)
         try:
             yield session
         finally:

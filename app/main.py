@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import errors, openapi
-from app.audit import check_master_key
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.logging import configure as configure_logging
@@ -23,13 +22,16 @@ from app.routers import (
     authorities,
     controllers,
     customers,
+    exports,
     health,
     marketing,
     notices,
     orders,
     requests,
+    restriction,
     webhooks,
 )
+from app.subject_keys import check_master_key
 from app.worker import run as run_worker
 
 log = logging.getLogger(__name__)
@@ -89,10 +91,8 @@ def _worker_stopped(task: asyncio.Task[None]) -> None:
         log.error("worker_stopped", extra={"error_type": type(task.exception()).__name__})
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
-    """Build the application; the database is connected in the lifespan."""
-    settings = settings or get_settings()
-    configure_logging(settings.log_level)
+def _lifespan(settings: Settings, database_url: str | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connect the database (and start the in-process worker) for the app's life; close both after."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,12 +124,19 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             await app.state.autocommit_engine.dispose()
             await engine.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the application; the database is connected in the lifespan."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
     app = FastAPI(
         title="Rekisteri",
         version="0.1.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, database_url),
     )
     app.state.settings = settings
     app.openapi = openapi.amended(app.openapi)  # type: ignore[method-assign]
@@ -153,6 +160,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         orders,
         marketing,
         requests,
+        exports,
+        restriction,
         notices,
         authorities,
         controllers,

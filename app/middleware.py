@@ -28,6 +28,25 @@ _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/
 STREAMED = ("/v1/customers/import", "/v1/marketing/check")
 
 
+def _observe(scope: Scope, status: int, elapsed: float) -> None:
+    """Count and log one request by its route template, never by its path (ids in paths are personal)."""
+    matched = scope.get("route")
+    # The template without its convertors: /v1/customers/{customer_id}, not {customer_id:uuid}.
+    route = getattr(matched, "path_format", None) or getattr(matched, "path", "unmatched")
+    REQUESTS.labels(scope["method"], route, str(status)).inc()
+    LATENCY.labels(scope["method"], route).observe(elapsed)
+    log.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "key_id": scope["state"].get("key_id"),
+        },
+    )
+
+
 class RequestMiddleware:
     """Tag each request with an id, refuse bodies that are not JSON or too large, and log the outcome."""
 
@@ -80,22 +99,7 @@ class RequestMiddleware:
                 else:
                     await self.app(scope, _replayed(body, receive), send_with_id)
         finally:
-            matched = scope.get("route")
-            # The template without its convertors: /v1/customers/{customer_id}, not {customer_id:uuid}.
-            route = getattr(matched, "path_format", None) or getattr(matched, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "key_id": scope["state"].get("key_id"),
-                },
-            )
+            _observe(scope, status, time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
 
 

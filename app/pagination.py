@@ -21,14 +21,34 @@ def encode_cursor(*parts: object) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+_INVALID = "The cursor is not valid; start again without it."
+
+
+def _unpack(cursor: str, *parsers: Callable[[str], object]) -> tuple[object, ...]:
+    """The parts of a cursor, each read by its parser; 400 for anything this service did not issue."""
+    try:
+        parts = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        if len(parts) != len(parsers):
+            raise ValueError(cursor)
+        return tuple(parse(part) for parse, part in zip(parsers, parts, strict=True))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(_INVALID) from exc
+
+
 def decode_time_id(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
     """Unpack a (created_at, id) cursor."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, ident = raw.split("|")
-        return dt.datetime.fromisoformat(when), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
+    when, ident = _unpack(cursor, dt.datetime.fromisoformat, uuid.UUID)
+    assert isinstance(when, dt.datetime)
+    assert isinstance(ident, uuid.UUID)
+    return when, ident
+
+
+def decode_date_id(cursor: str) -> tuple[dt.date, uuid.UUID]:
+    """Unpack a (date, id) cursor."""
+    day, ident = _unpack(cursor, dt.date.fromisoformat, uuid.UUID)
+    assert isinstance(day, dt.date)
+    assert isinstance(ident, uuid.UUID)
+    return day, ident
 
 
 def decode_uuid(cursor: str) -> uuid.UUID:
@@ -36,17 +56,15 @@ def decode_uuid(cursor: str) -> uuid.UUID:
     try:
         return uuid.UUID(cursor)
     except ValueError as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
+        raise BadRequest(_INVALID) from exc
 
 
 def decode_int(cursor: str) -> int:
     """Unpack an integer cursor."""
-    try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
+    (value,) = _unpack(cursor, int)
+    assert isinstance(value, int)
     if not 0 <= value < 2**63:
-        raise BadRequest("The cursor is not valid; start again without it.")
+        raise BadRequest(_INVALID)
     return value
 
 

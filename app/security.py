@@ -7,16 +7,19 @@ import math
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
+from app.actor import Actor as Actor  # re-exported until every caller imports it from app.actor
+from app.actor import attach
+from app.actor import system_actor as system_actor
 from app.db import Session
 from app.errors import Forbidden, TooManyRequests, Unauthorized
 from app.models.api_keys import Role
+from app.tenancy import TENANT_SQL
 
 KEY_PREFIX = "rk_"
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `rekisteri keys create`.")
@@ -30,21 +33,6 @@ def generate_key() -> str:
 def hash_key(key: str) -> bytes:
     """The stored form of a key: keys are random, so a plain SHA-256 cannot be reversed."""
     return hashlib.sha256(key.encode()).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is making the change: the key, the person or system behind it, and its controller."""
-
-    controller_id: uuid.UUID
-    key_id: uuid.UUID | None
-    name: str
-    role: str
-
-
-def system_actor(controller_id: uuid.UUID, name: str = "rekisteri cli") -> Actor:
-    """The actor for operator commands run on the server itself."""
-    return Actor(controller_id=controller_id, key_id=None, name=name, role="system")
 
 
 async def authenticate(
@@ -61,8 +49,7 @@ async def authenticate(
     row = (
         await session.execute(
             text(
-                "SELECT a.id, a.controller_id, a.name, a.role, "
-                "set_config('rekisteri.controller_id', a.controller_id::text, true) "
+                f"SELECT a.id, a.controller_id, a.name, a.role, {TENANT_SQL.format('a.controller_id')} "  # noqa: S608
                 "FROM rekisteri_authenticate(:h) a"
             ),
             {"h": hash_key(credentials.credentials)},
@@ -71,7 +58,7 @@ async def authenticate(
     if row is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role)
-    session.info["actor"] = actor
+    attach(session, actor)
     request.state.key_id = str(actor.key_id)
     await _within_rate(request, row.id)
     return actor

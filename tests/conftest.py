@@ -31,12 +31,13 @@ os.environ.pop("REKISTERI_DATABASE_URL", None)
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from app.actor import attach, system_actor  # noqa: E402
 from app.cli import upgrade_database  # noqa: E402
-from app.config import ControllerProfile, get_settings  # noqa: E402
+from app.config import get_settings  # noqa: E402
 from app.db import ensure_database, libpq_url, make_engine, make_sessionmaker, normalise_url, start_embedded  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models.api_keys import ApiKeyCreate, Role  # noqa: E402
-from app.security import system_actor  # noqa: E402
+from app.models.profile import ControllerProfile  # noqa: E402
 from app.services.api_keys import create_key  # noqa: E402
 from app.services.controllers import create_controller  # noqa: E402
 
@@ -112,7 +113,7 @@ def make_tenant(client: TestClient, app: FastAPI, example: str = "sonmark") -> T
     async def work() -> None:
         async with app.state.owner_sessionmaker() as session, session.begin():
             actor = system_actor(controller_id, "test set-up")
-            session.info["actor"] = actor
+            attach(session, actor)
             await create_controller(session=session, profile=profile, controller_id=controller_id)
             for role in Role:
                 key, secret = await create_key(

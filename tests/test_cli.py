@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import ControllerProfile
+from app.models.profile import ControllerProfile
 from app.validators import business_id_is_valid
 from tests.test_webhooks import Receiver
 

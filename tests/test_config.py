@@ -39,9 +39,9 @@ def test_service_refuses_another_master_key(database_url: str, client: object, t
     from app.main import create_app
 
     other = Settings(master_key=base64.urlsafe_b64encode(b"x" * 32).decode())
-    from app import audit
+    from app import subject_keys
 
-    audit.default_keyring.cache_clear()
+    subject_keys.default_keyring.cache_clear()
     original = os.environ["REKISTERI_MASTER_KEY"]
     os.environ["REKISTERI_MASTER_KEY"] = other.master_key.get_secret_value()  # type: ignore[union-attr]
     get_settings.cache_clear()
@@ -51,4 +51,4 @@ def test_service_refuses_another_master_key(database_url: str, client: object, t
     finally:
         os.environ["REKISTERI_MASTER_KEY"] = original
         get_settings.cache_clear()
-        audit.default_keyring.cache_clear()
+        subject_keys.default_keyring.cache_clear()

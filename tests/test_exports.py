@@ -16,9 +16,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.config import ControllerProfile
+from app.actor import system_actor
 from app.models.api_keys import Role
-from app.services import exports
+from app.models.profile import ControllerProfile
+from app.services import access, portability
 from tests.conftest import EXAMPLES, Tenant, make_tenant, new_customer
 
 PROBLEM = "application/problem+json"
@@ -671,13 +672,14 @@ class TestStreaming:
         person = new_customer(client, tenant)
         fast_orders(owner_db, tenant, person["id"], self.COUNT)
         customer_id = uuid.UUID(person["id"])
+        actor = system_actor(tenant.id, "test")
 
         async def chunks(kind: str) -> list[bytes]:
             async with app.state.owner_sessionmaker() as session:
                 made = {
-                    "access": lambda: exports.access_document(session, tenant.id, customer_id, "fi"),
-                    "portability": lambda: exports.portability_document(session, tenant.id, customer_id),
-                    "zip": lambda: exports.portability_zip(session, tenant.id, customer_id),
+                    "access": lambda: access.document(session=session, actor=actor, customer_id=customer_id, lang="fi"),
+                    "portability": lambda: portability.document(session=session, actor=actor, customer_id=customer_id),
+                    "zip": lambda: portability.archive(session=session, actor=actor, customer_id=customer_id),
                 }[kind]()
                 return [chunk async for chunk in made]
 

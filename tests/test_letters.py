@@ -110,10 +110,7 @@ def make_context(kind: str = "completion", language: str = "fi", type: str = "ac
             "phone": "+358 9 123 4567",
             "email": "tietosuoja@esimerkki.fi",
             "website": "https://esimerkki.fi",
-            "contact_name": "Liisa Lakimies",
-            "contact_title": None,
-            "contact_phone": "+358 40 765 4321",
-            "contact_email": None,
+            "contact_person": {"name": "Liisa Lakimies", "title": None, "phone": "+358 40 765 4321", "email": None},
         },
         "request": {
             "id": "7d1c2b9e-5f7a-4c1e-9d3b-2a6f0e8c4b21",

@@ -24,7 +24,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.services import notices
+from app.services import notice_text
 from tests.conftest import make_tenant
 from tests.test_cli import ROOT, _free_port
 
@@ -119,7 +119,7 @@ def test_a_browser_gets_the_finnish_page_with_every_section(
     assert finnish.execute_script("return document.documentElement.lang") == "fi"
     assert finnish.execute_script("return document.contentType") == "text/html"
     assert finnish.title == "Tietosuojaseloste: Janne Peltola \N{EN DASH} Asiakasrekisteri"
-    titles = notices.texts("fi")["sections"]
+    titles = notice_text.texts("fi")["sections"]
     shown = headings(finnish)
     expected = [
         "controller", "contact_person", "register", "purposes", "legal_basis", "legitimate_interest", "consent",

@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Date, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
@@ -47,3 +48,49 @@ class ControllerPublic(SQLModel):
     name: str
     business_id: str | None
     register_name: str
+
+
+EXAMPLE_PROFILE: dict[str, Any] = {
+    "default_language": "fi",
+    "controller": {"name": "SonMark Oy", "business_id": "2477816-7", "city": "Espoo", "country": "FI"},
+    "contact_person": {"name": "Ülar Mihkelson", "title": "toimitusjohtaja", "email": "ular.mihkelson@sonmark.fi"},
+    "register": {"name": "Asiakasrekisteri", "notice_date": "2026-12-01"},
+    "notice": {
+        "purposes": [{"fi": "Asiakassuhteen hoitaminen", "en": "Managing the customer relationship"}],
+        "retention": [
+            {
+                "category": {"fi": "Asiakastiedot", "en": "Customer data"},
+                "period": {"fi": "10 vuotta asiakkuuden päättymisestä.", "en": "10 years from the end."},
+                "enforce": {"applies_to": "customer", "years": 10},
+            }
+        ],
+    },
+}
+
+
+class ControllerProfilePublic(BaseModel):
+    """The controller, its profile, and the version of the privacy notice it is published as."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8f0e7a52-5b7e-4d53-9a54-2b1d0d1f3c11",
+                    "slug": "sonmark",
+                    "notice_version": 3,
+                    "notice_date": "2026-12-01",
+                    "updated_at": "2026-12-01T09:00:00Z",
+                    "profile": EXAMPLE_PROFILE,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    slug: str
+    notice_version: int = Field(description="The version of the privacy notice in force; the ETag is its number.")
+    notice_date: dt.date = Field(description="Laatimispäivä of that version.")
+    updated_at: dt.datetime | None
+    profile: dict[str, Any] = Field(
+        description="The profile, as in the TOML files of examples/ (docs/privacy-notice.md)."
+    )

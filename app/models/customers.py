@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import EmailStr, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, WithJsonSchema, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -134,6 +134,23 @@ _EXAMPLE: dict[str, Any] = {
 
 
 IDENTIFYING = ("first_name", "last_name", "organisation", "email", "phone")
+# Field groups that the rules share, each listed once: who the person or their organisation is, where post
+# reaches them, how else to reach them.
+NAME_FIELDS = ("first_name", "last_name", "organisation", "business_id")
+POSTAL_FIELDS = ("street_address", "postal_code", "city", "country")
+CONTACT_FIELDS = ("title", "email", "phone")
+# GDPR Art. 20: what the person gave us, and what their use of the service shows; not what we derived.
+PROVIDED_FIELDS = (
+    *NAME_FIELDS,
+    *CONTACT_FIELDS,
+    *POSTAL_FIELDS,
+    "website",
+    "preferred_language",
+    "newsletter",
+    "payment_method",
+    "delivery_method",
+)
+OBSERVED_FIELDS = ("ip_address",)
 
 
 class CustomerCreate(CustomerFields):
@@ -246,3 +263,36 @@ class CustomerPage(SQLModel):
 
     items: list[CustomerPublic]
     next: str | None = Field(description="URL of the next page, or null on the last one.")
+
+
+class ImportErrorLine(BaseModel):
+    line: int = Field(description="The line's number in the body, from 1.")
+    errors: list[dict[str, Any]] = Field(description="What is wrong with it: `loc`, `msg`, `type` (never the value).")
+
+
+class ImportResult(BaseModel):
+    """What an import did."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": 3,
+                    "created": 1,
+                    "updated": 1,
+                    "unchanged": 0,
+                    "failed": 1,
+                    "errors": [{"line": 2, "errors": [{"loc": ["email"], "msg": "…", "type": "value_error"}]}],
+                    "errors_omitted": 0,
+                }
+            ]
+        }
+    )
+
+    lines: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int = Field(description="Lines that applied nothing; each is in `errors` (the first 1,000).")
+    errors: list[ImportErrorLine]
+    errors_omitted: int = Field(description="Failed lines not listed in `errors`.")

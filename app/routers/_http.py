@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Generic, Protocol, TypeVar
 
-from fastapi import Header, Query, Request
+from fastapi import Depends, Header, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.security import Actor
+from app.actor import Actor
+from app.db import Session
 from app.services import idempotency
 
 # If-Match compares strongly (RFC 9110 13.1.1): a weak tag W/"v3" matches nothing.
@@ -42,6 +44,30 @@ Cursor = Annotated[str | None, Query(max_length=200, description="The `next` cur
 def etag(version: int) -> str:
     """The ETag of a resource version."""
     return f'"v{version}"'
+
+
+class Versioned(Protocol):
+    """A resource with an id and a version (its ETag)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+A = TypeVar("A", bound=BaseModel)
+
+
+def tagged(response: Response, version: int, answer: A) -> A:
+    """The answer, with the ETag of the resource version it shows on the response."""
+    response.headers["ETag"] = etag(version)
+    return answer
+
+
+def shown(response: Response, resource: Versioned, schema: type[A]) -> A:
+    """The resource as the API shows it (`schema`), with its version's ETag on the response."""
+    return tagged(response, resource.version, schema.model_validate(resource, from_attributes=True))
 
 
 def expected_versions(if_match: str | None) -> set[int] | None:
@@ -113,3 +139,41 @@ async def remember(
         headers=headers,
         subject_id=subject_id,
     )
+
+
+R = TypeVar("R", bound=Versioned)
+
+
+@dataclass(frozen=True)
+class Created(Generic[R, A]):
+    """How a created resource is answered: its public view, its URL (`{id}` in it), and the person it is
+    about (an Idempotency-Key's stored answer is forgotten when that person is erased)."""
+
+    public: Callable[[R], A]
+    location: str
+    subject: Callable[[R], uuid.UUID]
+
+
+class Once:
+    """A create that an `Idempotency-Key` makes safe to retry: a dependency of the POST routes."""
+
+    def __init__(self, http: Request, response: Response, session: Session, key: IdempotencyKey = None) -> None:
+        self.http, self.response, self.session, self.key = http, response, session, key
+
+    async def create(
+        self, spec: Created[R, A], actor: Actor, make: Callable[[AsyncSession], Awaitable[R]]
+    ) -> A | Response:
+        """A retry gets the first answer; a first call creates the resource and answers 201 with its
+        `Location` and ETag, the answer remembered under the key in the transaction of the work."""
+        if (first := await replay(self.http, self.session, actor, self.key)) is not None:
+            return first
+        resource = await make(self.session)
+        self.response.headers["Location"] = spec.location.format(id=resource.id)
+        answer = tagged(self.response, resource.version, spec.public(resource))
+        await remember(
+            self.session, actor, self.key, answer, self.response, status=201, subject_id=spec.subject(resource)
+        )
+        return answer
+
+
+IdempotentCreate = Annotated[Once, Depends()]

@@ -3,28 +3,49 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.db import Session
 from app.errors import Unprocessable, problem_responses
-from app.models.customers import Customer, CustomerCreate, CustomerPage, CustomerPublic, CustomerUpdate
+from app.models.customers import (
+    Customer,
+    CustomerCreate,
+    CustomerPage,
+    CustomerPublic,
+    CustomerUpdate,
+    ImportErrorLine,
+    ImportResult,
+)
 from app.pagination import cut, decode_time_id, encode_cursor
-from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
+from app.routers._http import (
+    Created,
+    Cursor,
+    IdempotencyKey,
+    IdempotentCreate,
+    IfMatch,
+    Limit,
+    expected_versions,
+    shown,
+)
 from app.security import Staff, Writer
 from app.services import customer_import, idempotency
 from app.services import customers as service
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
+_CREATED = Created(
+    public=partial(CustomerPublic.model_validate, from_attributes=True),
+    location="/v1/customers/{id}",
+    subject=lambda customer: customer.id,
+)
 ExternalId = Annotated[str, Path(min_length=1, max_length=200, description="The calling system's own id.")]
 
 
 def _public(customer: Customer, response: Response) -> CustomerPublic:
-    response.headers["ETag"] = etag(customer.version)
-    return CustomerPublic.model_validate(customer, from_attributes=True)
+    return shown(response, customer, CustomerPublic)
 
 
 @router.post(
@@ -37,54 +58,8 @@ def _public(customer: Customer, response: Response) -> CustomerPublic:
     responses=problem_responses(400, 401, 403, 409, 415, 422),
     response_model=CustomerPublic,
 )
-async def create_customer(
-    request: Request,
-    data: CustomerCreate,
-    session: Session,
-    actor: Writer,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-) -> CustomerPublic | Response:
-    if (first := await replay(request, session, actor, idempotency_key)) is not None:
-        return first
-    customer = await service.create_customer(session=session, actor=actor, data=data)
-    response.headers["Location"] = f"/v1/customers/{customer.id}"
-    answer = _public(customer, response)
-    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=customer.id)
-    return answer
-
-
-class ImportErrorLine(BaseModel):
-    line: int = Field(description="The line's number in the body, from 1.")
-    errors: list[dict[str, Any]] = Field(description="What is wrong with it: `loc`, `msg`, `type` (never the value).")
-
-
-class ImportResult(BaseModel):
-    """What an import did."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "lines": 3,
-                    "created": 1,
-                    "updated": 1,
-                    "unchanged": 0,
-                    "failed": 1,
-                    "errors": [{"line": 2, "errors": [{"loc": ["email"], "msg": "…", "type": "value_error"}]}],
-                    "errors_omitted": 0,
-                }
-            ]
-        }
-    )
-
-    lines: int
-    created: int
-    updated: int
-    unchanged: int
-    failed: int = Field(description="Lines that applied nothing; each is in `errors` (the first 1,000).")
-    errors: list[ImportErrorLine]
-    errors_omitted: int = Field(description="Failed lines not listed in `errors`.")
+async def create_customer(data: CustomerCreate, actor: Writer, once: IdempotentCreate) -> CustomerPublic | Response:
+    return await once.create(_CREATED, actor, lambda s: service.create_customer(session=s, actor=actor, data=data))
 
 
 _IMPORT_EXAMPLE = (

@@ -156,7 +156,7 @@ async def check_many(
 
     async def answer(batch: list[service.Line]) -> bytes:
         # A short transaction per batch: no connection is held while the client sends the next lines.
-        async with tenant_session(request, str(actor.controller_id)) as session:
+        async with tenant_session(request, actor) as session:
             rows = await service.check_batch(
                 session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -10,16 +11,28 @@ from app.db import Session
 from app.errors import problem_responses
 from app.models.orders import Order, OrderCreate, OrderPage, OrderPublic, OrderUpdate
 from app.pagination import cut, decode_time_id, encode_cursor
-from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
+from app.routers._http import (
+    Created,
+    Cursor,
+    IdempotentCreate,
+    IfMatch,
+    Limit,
+    expected_versions,
+    shown,
+)
 from app.security import Writer
 from app.services import orders as service
 
 router = APIRouter(tags=["orders"])
+_CREATED = Created(
+    public=partial(OrderPublic.model_validate, from_attributes=True),
+    location="/v1/orders/{id}",
+    subject=lambda order: order.customer_id,
+)
 
 
 def _public(order: Order, response: Response) -> OrderPublic:
-    response.headers["ETag"] = etag(order.version)
-    return OrderPublic.model_validate(order, from_attributes=True)
+    return shown(response, order, OrderPublic)
 
 
 @router.post(
@@ -32,21 +45,11 @@ def _public(order: Order, response: Response) -> OrderPublic:
     response_model=OrderPublic,
 )
 async def create_order(
-    request: Request,
-    customer_id: uuid.UUID,
-    data: OrderCreate,
-    session: Session,
-    actor: Writer,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
+    customer_id: uuid.UUID, data: OrderCreate, actor: Writer, once: IdempotentCreate
 ) -> OrderPublic | Response:
-    if (first := await replay(request, session, actor, idempotency_key)) is not None:
-        return first
-    order = await service.create_order(session=session, actor=actor, customer_id=customer_id, data=data)
-    response.headers["Location"] = f"/v1/orders/{order.id}"
-    answer = _public(order, response)
-    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=customer_id)
-    return answer
+    return await once.create(
+        _CREATED, actor, lambda s: service.create_order(session=s, actor=actor, customer_id=customer_id, data=data)
+    )
 
 
 @router.get(

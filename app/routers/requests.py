@@ -1,75 +1,56 @@
-"""Data subject requests: intake, identity, deadlines, answers; and the exports they lead to."""
+"""Data subject requests: intake, identity, deadlines, the actions that carry them out, and the letters."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import enum
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from app.db import Session, snapshot_session
-from app.errors import BadRequest, Conflict, Unprocessable, problem_responses
+from app.db import Session
+from app.errors import problem_responses
 from app.models.base import IsoDate
-from app.models.customers import Customer, CustomerPublic
+from app.models.intake import RequestCreate
 from app.models.requests import (
     AnswerLanguage,
     Complete,
     Extend,
+    LetterFormat,
     Refuse,
-    RequestCreate,
     RequestIdentity,
     RequestPage,
     RequestPublic,
     RequestStatus,
     RequestType,
-    RestrictionNotice,
     SubjectRequest,
     VerifyIdentity,
     Withdraw,
 )
-from app.pagination import cut, encode_cursor
-from app.routers._http import Cursor, IdempotencyKey, IfMatch, Limit, etag, expected_versions, remember, replay
-from app.security import Actor, Staff, Writer
-from app.services import customers as customer_service
-from app.services import exports, letters, restriction
+from app.pagination import cut, decode_date_id, encode_cursor
+from app.routers._http import (
+    Created,
+    Cursor,
+    IdempotentCreate,
+    IfMatch,
+    Limit,
+    expected_versions,
+    tagged,
+)
+from app.security import Staff, Writer
+from app.services import answers, letters
 from app.services import requests as service
 
 router = APIRouter(tags=["requests"])
-
-
-class ExportKind(enum.StrEnum):
-    access = "access"
-    portability = "portability"
-
-
-class ExportFormat(enum.StrEnum):
-    json = "json"
-    zip = "zip"
-
-
-class LetterFormat(enum.StrEnum):
-    markdown = "markdown"
-    html = "html"
+_CREATED = Created(
+    public=service.public,
+    location="/v1/requests/{id}",
+    subject=lambda request: request.customer_id or request.id,
+)
 
 
 def _public(request: SubjectRequest, response: Response) -> RequestPublic:
-    response.headers["ETag"] = etag(request.version)
-    return service.public(request)
-
-
-def _decode(cursor: str) -> tuple[dt.date, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        day, ident = raw.split("|")
-        return dt.date.fromisoformat(day), uuid.UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not valid; start again without it.") from exc
+    return tagged(response, request.version, service.public(request))
 
 
 @router.post(
@@ -87,22 +68,8 @@ def _decode(cursor: str) -> tuple[dt.date, uuid.UUID]:
     responses=problem_responses(400, 401, 403, 409, 415, 422),
     response_model=RequestPublic,
 )
-async def create_request(
-    http: Request,
-    data: RequestCreate,
-    session: Session,
-    actor: Writer,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-) -> RequestPublic | Response:
-    if (first := await replay(http, session, actor, idempotency_key)) is not None:
-        return first
-    request = await service.create(session=session, actor=actor, data=data)
-    response.headers["Location"] = f"/v1/requests/{request.id}"
-    answer = _public(request, response)
-    subject = request.customer_id or request.id
-    await remember(session, actor, idempotency_key, answer, response, status=201, subject_id=subject)
-    return answer
+async def create_request(data: RequestCreate, actor: Writer, once: IdempotentCreate) -> RequestPublic | Response:
+    return await once.create(_CREATED, actor, lambda s: service.create(session=s, actor=actor, data=data))
 
 
 @router.get(
@@ -133,7 +100,7 @@ async def list_requests(
         due_before=due_before,
         overdue=overdue,
         customer_id=customer_id,
-        after=_decode(cursor) if cursor else None,
+        after=decode_date_id(cursor) if cursor else None,
         limit=limit + 1,
     )
     rows, next_url = cut(rows, limit, request.url, lambda r: encode_cursor(r.due_date.isoformat(), r.id))
@@ -295,158 +262,8 @@ async def letter(
     format_: Annotated[LetterFormat, Query(alias="format")] = LetterFormat.markdown,
 ) -> Response:
     request = await service.get(session=session, actor=actor, request_id=request_id)
-    context = await service.letter_context(session=session, actor=actor, request=request, language=lang)
+    context = await answers.letter_context(session=session, actor=actor, request=request, language=lang)
     text = letters.render(context, format_.value)
     if format_ is LetterFormat.html:
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
-
-
-def _stream(
-    request: Request,
-    actor: Actor,
-    customer_id: uuid.UUID,
-    kind: ExportKind,
-    fmt: ExportFormat,
-    lang: str,
-) -> StreamingResponse:
-    def body(make: Callable[[AsyncSession], AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
-        async def chunks() -> AsyncIterator[bytes]:
-            async with snapshot_session(request, str(actor.controller_id)) as session:
-                async for chunk in make(session):
-                    yield chunk
-
-        return chunks()
-
-    cid = actor.controller_id
-    name = f"{kind.value}-{customer_id}"
-    if fmt is ExportFormat.zip:
-        stream = body(lambda s: exports.portability_zip(s, cid, customer_id))
-        media, name = "application/zip", name + ".zip"
-    elif kind is ExportKind.portability:
-        stream = body(lambda s: exports.portability_document(s, cid, customer_id))
-        media, name = "application/json", name + ".json"
-    else:
-        stream = body(lambda s: exports.access_document(s, cid, customer_id, lang))
-        media, name = "application/json", name + ".json"
-    return StreamingResponse(
-        stream, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
-
-
-_EXPORT_RESPONSES = {
-    200: {
-        "content": {
-            "application/json": {"example": {"schema": "rekisteri.access/1", "customer": {}, "orders": []}},
-            "application/zip": {"example": "(a zip of CSV files)"},
-        },
-        "description": "The export, streamed. Schemas: `rekisteri.access/1`, `rekisteri.portability/1` "
-        "(docs/exports.md).",
-    },
-    **problem_responses(401, 403, 404, 409, 422),
-}
-
-
-def _check_format(kind: ExportKind, fmt: ExportFormat) -> None:
-    if fmt is ExportFormat.zip and kind is not ExportKind.portability:
-        raise Unprocessable("The zip of CSV files is for portability exports.", loc=("query", "format"))
-
-
-@router.get(
-    "/v1/requests/{request_id}/export",
-    summary="The export a completed access or portability request produced",
-    description="Streams the person's data: for access, everything with the Art. 15 information; for "
-    "portability, what they provided (JSON, or `format=zip` for CSV files). Each download is audited as a "
-    "disclosure.",
-    response_class=StreamingResponse,
-    responses=_EXPORT_RESPONSES,
-)
-async def request_export(
-    request_id: uuid.UUID,
-    request: Request,
-    session: Session,
-    actor: Staff,
-    format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
-    lang: AnswerLanguage | None = None,
-) -> StreamingResponse:
-    subject_request = await service.get(session=session, actor=actor, request_id=request_id)
-    kinds = {RequestType.access: ExportKind.access, RequestType.portability: ExportKind.portability}
-    kind = kinds.get(subject_request.type)
-    if kind is None or subject_request.status is not RequestStatus.completed or subject_request.customer_id is None:
-        raise Conflict("Only a completed access or portability request about a customer has an export.")
-    _check_format(kind, format_)
-    exports.record_disclosure(session, actor, subject_request.customer_id, kind.value, subject_request.id)
-    language = (lang or subject_request.answer_language).value
-    return _stream(request, actor, subject_request.customer_id, kind, format_, language)
-
-
-@router.get(
-    "/v1/customers/{customer_id}/export",
-    summary="Export a customer's data",
-    description="The same exports as an access or portability request produces, directly: `kind=access` "
-    "(all the person's data and the Art. 15 information, tailored) or `kind=portability` (Art. 20: what the "
-    "person provided, JSON or `format=zip` of CSV files). Streamed in constant memory; audited as a disclosure.",
-    tags=["customers"],
-    response_class=StreamingResponse,
-    responses=_EXPORT_RESPONSES,
-)
-async def customer_export(
-    customer_id: uuid.UUID,
-    request: Request,
-    session: Session,
-    actor: Staff,
-    kind: ExportKind = ExportKind.access,
-    format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.json,
-    lang: AnswerLanguage = AnswerLanguage.fi,
-) -> StreamingResponse:
-    await customer_service.get_customer(session=session, actor=actor, customer_id=customer_id)
-    _check_format(kind, format_)
-    exports.record_disclosure(session, actor, customer_id, kind.value, None)
-    return _stream(request, actor, customer_id, kind, format_, lang.value)
-
-
-def _customer_public(customer: Customer, response: Response) -> CustomerPublic:
-    response.headers["ETag"] = etag(customer.version)
-    return CustomerPublic.model_validate(customer, from_attributes=True)
-
-
-@router.post(
-    "/v1/customers/{customer_id}/restriction/notice",
-    summary="Record that the person was told the restriction will be lifted",
-    description="Art. 18(3): the person must be told before a restriction is lifted. Record it here; then "
-    "`DELETE /v1/customers/{id}/restriction` lifts it.",
-    tags=["customers"],
-    responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
-)
-async def restriction_notice(
-    customer_id: uuid.UUID,
-    data: RestrictionNotice,
-    session: Session,
-    actor: Staff,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CustomerPublic:
-    customer = await customer_service.get_customer(
-        session=session, actor=actor, customer_id=customer_id, for_update=True
-    )
-    customer_service.check_version(customer.version, expected_versions(if_match))
-    customer = await restriction.record_notice(session=session, actor=actor, customer=customer, data=data)
-    return _customer_public(customer, response)
-
-
-@router.delete(
-    "/v1/customers/{customer_id}/restriction",
-    summary="Lift a restriction of processing",
-    description="Only after the person was told (`POST .../restriction/notice`). Recipients are told (Art. 19).",
-    tags=["customers"],
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
-)
-async def lift_restriction(
-    customer_id: uuid.UUID, session: Session, actor: Staff, response: Response, if_match: IfMatch = None
-) -> CustomerPublic:
-    customer = await customer_service.get_customer(
-        session=session, actor=actor, customer_id=customer_id, for_update=True
-    )
-    customer_service.check_version(customer.version, expected_versions(if_match))
-    await restriction.lift(session=session, actor=actor, customer=customer)
-    return _customer_public(customer, response)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
 
+from app.actor import Actor
 from app.errors import NotFound
 from app.models.api_keys import ApiKey, ApiKeyCreate
 from app.models.base import utcnow
-from app.security import Actor, generate_key, hash_key
+from app.security import generate_key, hash_key
+from app.tenancy import scoped
 
 
 async def create_key(
@@ -34,7 +35,7 @@ async def list_keys(
     *, session: AsyncSession, actor: Actor, after: uuid.UUID | None, limit: int, include_revoked: bool
 ) -> list[ApiKey]:
     """List the controller's keys by id."""
-    query = select(ApiKey).where(ApiKey.controller_id == actor.controller_id)
+    query = scoped(ApiKey, actor)
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
     if after is not None:
@@ -45,9 +46,7 @@ async def list_keys(
 
 async def revoke_key(*, session: AsyncSession, actor: Actor, key_id: uuid.UUID) -> ApiKey:
     """Revoke a key at once; it stays listed, with when it was revoked."""
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.controller_id == actor.controller_id).with_for_update()
-    )
+    key = await session.scalar(scoped(ApiKey, actor).where(ApiKey.id == key_id).with_for_update())
     if key is None:
         raise NotFound("No such API key.")
     if key.revoked_at is None:

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, subject_keys
+from app.actor import Actor
 from app.models.audit import AuditEvent, AuditEventPublic, AuditHead, AuditVerification, FieldChange
-from app.security import Actor
 
 _table = AuditEvent.__table__  # type: ignore[attr-defined]
 
@@ -50,9 +50,9 @@ def _read(
     if after is not None:
         query = query.where(c.seq > after)
     rows = session.connection().execute(query.order_by(c.seq).limit(limit)).all()
-    keys = audit.subject_keys(
+    keys = subject_keys.subject_keys(
         session,
-        audit.default_keyring(),
+        subject_keys.default_keyring(),
         controller_id,
         {r.subject_id for r in rows if r.subject_id},
         create=False,
@@ -120,7 +120,7 @@ def _check_head(session: Session, controller_id: uuid.UUID, last_seq: int, last_
     head = session.connection().execute(query).one_or_none()
     if head is None:
         return "the chain head is missing" if last_seq else None
-    if not hmac.compare_digest(head.mac, audit.default_keyring().head_mac(controller_id, head.seq, head.hash)):
+    if not hmac.compare_digest(head.mac, subject_keys.default_keyring().head_mac(controller_id, head.seq, head.hash)):
         return "the chain head was altered"
     if last_seq < head.seq:
         return "events at the end of the chain were removed"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
-from app.config import ControllerProfile, ProfileContent
+from app.actor import Actor, attached
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.notices import PrivacyNotice
-from app.security import Actor
+from app.models.profile import ControllerProfile, ProfileContent
 from app.services import deadlines, notices
 
 
@@ -37,6 +38,28 @@ def _apply(controller: Controller, profile: ControllerProfile) -> None:
     controller.profile = profile.model_dump(mode="json", by_alias=True)
 
 
+def contact(controller: Controller) -> dict[str, Any]:
+    """The controller as letters and exports name it: who it is and how to reach it (Art. 13(1)(a), 15)."""
+    return {
+        "name": controller.name,
+        "business_id": controller.business_id,
+        "street_address": controller.street_address,
+        "postal_code": controller.postal_code,
+        "city": controller.city,
+        "country": controller.country,
+        "phone": controller.phone,
+        "email": controller.email,
+        "website": controller.website,
+        "contact_person": {
+            "name": controller.contact_name,
+            "title": controller.contact_title,
+            "phone": controller.contact_phone,
+            "email": controller.contact_email,
+        },
+        "register": controller.register_name,
+    }
+
+
 async def create_controller(
     *, session: AsyncSession, profile: ControllerProfile, controller_id: uuid.UUID | None = None
 ) -> Controller:
@@ -50,7 +73,8 @@ async def create_controller(
     controller.notice_date = profile.register_.notice_date or today  # as the first version's, below
     session.add(controller)
     await session.flush()
-    actor: Actor = session.info["actor"]
+    actor = attached(session)
+    assert actor is not None, "attach the operator's actor to the session first"
     notice = await notices.publish(session=session, actor=actor, profile=profile, today=today)
     assert notice is not None
     assert notice.notice_date == controller.notice_date

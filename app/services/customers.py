@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.actor import Actor
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
 from app.models.customers import IDENTIFYING, Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
 from app.models.orders import Order
 from app.models.requests import SubjectRequest
-from app.security import Actor
 from app.validators import normalise_phone
 
 _DATA_FIELDS = tuple(CustomerFields.model_fields)
@@ -240,7 +240,7 @@ async def delete_customer(
     *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, expected: set[int] | None
 ) -> None:
     """Delete a customer who has no orders, and destroy their audit key."""
-    from app.audit import destroy_subject_key
+    from app.subject_keys import destroy_subject_key
 
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
     check_version(customer.version, expected)

@@ -32,8 +32,9 @@ class LetterContext:
 
     kind: completion (the request was carried out), refusal (refused, with reasons and remedies),
       extension (the deadline was extended, with reasons), identity (we need more to confirm who you are).
-    controller: name, business_id, street_address, postal_code, city, phone, email, website, contact_name,
-      contact_title, contact_phone, contact_email (any may be None).
+    controller: as `app.services.controllers.contact` gives it: name, business_id, street_address,
+      postal_code, city, country, phone, email, website, register, and contact_person (name, title, phone,
+      email); any may be None.
     request: id, type (access|portability|rectification|restriction|objection|erasure|marketing_prohibition),
       received_on (date), due_date (date), original_due_date (date), extension_months (int|None),
       extension_reason (str|None), closed_on (date|None), identity_reason (str|None), params (dict).

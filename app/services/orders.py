@@ -10,10 +10,10 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.actor import Actor
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models.base import utcnow
 from app.models.orders import Order, OrderCreate, OrderUpdate
-from app.security import Actor
 from app.services.customers import get_customer
 
 

@@ -1,52 +1,40 @@
-"""Data subject requests: intake, identity, deadlines, and completion that does what the right requires."""
+"""Data subject requests: intake, identity, deadlines and the lifecycle; each right's own work is done by
+its module (app/services/<right>.py), found in `RIGHTS` by the request's type."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
+from app.actor import Actor
 from app.config import get_settings
-from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable, redact
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
 from app.models.controllers import Controller
-from app.models.customers import Customer, CustomerUpdate
-from app.models.marketing import Channel, ChannelChange, MarketingUpdate, ReceivedVia
+from app.models.customers import Customer
+from app.models.intake import RequestCreate
 from app.models.requests import (
     GDPR_APPLIES,
     OPEN_STATUSES,
     AnswerLanguage,
     Complete,
     Extend,
-    ObjectionKind,
-    RequestChannel,
-    RequestCreate,
     RequestIdentity,
     RequestPublic,
     RequestStatus,
     RequestType,
-    RestrictionGround,
     SubjectRequest,
     VerifyIdentity,
 )
-from app.security import Actor
-from app.services import authorities, deadlines, erasure, marketing, restriction
 from app.services import customers as customer_service
-from app.services.letters import LetterContext, LetterKind
-
-_VIA = {
-    RequestChannel.letter: ReceivedVia.letter,
-    RequestChannel.email: ReceivedVia.email,
-    RequestChannel.phone: ReceivedVia.phone,
-    RequestChannel.in_person: ReceivedVia.in_person,
-    RequestChannel.web_form: ReceivedVia.web,
-}
+from app.services import deadlines, rectification
+from app.services.rights import RIGHTS
+from app.tenancy import scoped
 
 
 def public(request: SubjectRequest, today: dt.date | None = None) -> RequestPublic:
@@ -98,7 +86,7 @@ def _touch(request: SubjectRequest) -> None:
     request.updated_at = utcnow()
 
 
-async def _match(session: AsyncSession, actor: Actor, data: RequestCreate) -> uuid.UUID | None:
+async def _match(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> uuid.UUID | None:
     """The one customer the person's details point to, if exactly one (never a guess between several)."""
     person = data.person
     if person is None:
@@ -114,16 +102,13 @@ async def _match(session: AsyncSession, actor: Actor, data: RequestCreate) -> uu
         return None
     found = list(
         await session.scalars(
-            select(Customer.id)
-            .where(Customer.controller_id == actor.controller_id, col(Customer.erased_at).is_(None), or_(*conditions))
-            .limit(2)
+            scoped(Customer, actor, Customer.id).where(col(Customer.erased_at).is_(None), or_(*conditions)).limit(2)
         )
     )
     return found[0] if len(found) == 1 else None
 
 
-async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> SubjectRequest:
-    """Register a request as it arrived and set its deadline (Art. 12(3))."""
+def _received_at(data: RequestCreate) -> dt.datetime:
     now = utcnow()
     received_at = data.received_at or now
     if received_at.tzinfo is None:
@@ -132,28 +117,41 @@ async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) ->
         raise Unprocessable("received_at is in the future.", loc=("body", "received_at"))
     if received_at < GDPR_APPLIES:
         raise Unprocessable("received_at is before the GDPR applied (25 May 2018).", loc=("body", "received_at"))
-    customer: Customer | None = None
+    return received_at
+
+
+async def _linked(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> Customer | None:
+    """The customer the request is about: the one named, else the one the person's details match."""
     if data.customer_id is not None:
-        customer = await session.scalar(
-            select(Customer).where(Customer.controller_id == actor.controller_id, Customer.id == data.customer_id)
-        )
+        customer = await session.scalar(scoped(Customer, actor).where(Customer.id == data.customer_id))
         if customer is None:
             raise Unprocessable("No such customer.", loc=("body", "customer_id"))
-    else:
-        matched = await _match(session, actor, data)
-        if matched is not None:
-            customer = await customer_service.get_customer(session=session, actor=actor, customer_id=matched)
+        return customer
+    matched = await _match(session=session, actor=actor, data=data)
+    if matched is None:
+        return None
+    return await customer_service.get_customer(session=session, actor=actor, customer_id=matched)
+
+
+async def _answer_language(
+    *, session: AsyncSession, actor: Actor, data: RequestCreate, customer: Customer | None
+) -> AnswerLanguage:
+    if data.answer_language is not None:
+        return data.answer_language
+    preferred: str | None = customer.preferred_language if customer is not None else None
+    if preferred is None:
+        controller = await session.get(Controller, actor.controller_id)
+        preferred = controller.default_language if controller is not None else "fi"
+    return AnswerLanguage(preferred)
+
+
+async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> SubjectRequest:
+    """Register a request as it arrived and set its deadline (Art. 12(3))."""
+    received_at = _received_at(data)
+    customer = await _linked(session=session, actor=actor, data=data)
     if data.rectification is not None:
-        _validate_corrections(data.rectification.corrections)
-    answer_language = data.answer_language
-    if answer_language is None:
-        preferred: str | None = customer.preferred_language if customer is not None else None
-        if preferred is None:
-            controller = await session.get(Controller, actor.controller_id)
-            preferred = controller.default_language if controller is not None else "fi"
-        answer_language = AnswerLanguage(preferred)
-    received_on = deadlines.local_date(received_at)
-    due = deadlines.answer_due(received_on)
+        rectification.check(data.rectification.corrections)
+    due = deadlines.answer_due(deadlines.local_date(received_at))
     params: dict[str, Any] = {}
     for name in ("rectification", "restriction", "objection", "erasure", "prohibition"):
         value = getattr(data, name)
@@ -165,7 +163,7 @@ async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) ->
         type=data.type,
         channel=data.channel,
         language=data.language,
-        answer_language=answer_language,
+        answer_language=await _answer_language(session=session, actor=actor, data=data, customer=customer),
         received_at=received_at,
         due_date=due,
         original_due_date=due,
@@ -176,57 +174,22 @@ async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) ->
     session.add(request)
     await session.flush()
     if customer is not None:
-        await _apply_at_once(session, actor, request, customer)
+        await _on_receipt(session=session, actor=actor, request=request, customer=customer)
     return request
 
 
-def _validate_corrections(corrections: dict[str, Any]) -> None:
-    try:
-        CustomerUpdate.model_validate(corrections)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = ("body", "rectification", "corrections", *(str(p) for p in error["loc"]))
-        raise Unprocessable(f"Not a valid correction: {redact(error['msg'], error.get('input'))}.", loc=loc) from None
-
-
-async def _apply_at_once(session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
-    """What the law says applies on receipt, before any answer: marketing stops; a weighed objection restricts."""
+async def _on_receipt(*, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
+    """What the law says applies on receipt, before any answer (e.g. marketing stops)."""
     if customer.erased_at is not None:
         return  # nothing left to market to or restrict
-    if request.type is RequestType.objection:
-        if request.params["kind"] == ObjectionKind.direct_marketing.value:
-            # Art. 21(3): absolute and immediate.
-            await _marketing(session, actor, request, MarketingUpdate(objection=True))
-        else:
-            # Art. 18(1)(d): restricted while it is weighed whether the controller's grounds override.
-            await restriction.restrict(
-                session=session, actor=actor, customer=customer, ground=RestrictionGround.objection_pending, fields=[]
-            )
-    elif request.type is RequestType.marketing_prohibition:
-        channels = [Channel(c) for c in request.params.get("channels") or Channel]
-        update = MarketingUpdate(channels={c: ChannelChange(prohibited=True) for c in channels})
-        await _marketing(session, actor, request, update)
-
-
-async def _marketing(session: AsyncSession, actor: Actor, request: SubjectRequest, update: MarketingUpdate) -> None:
-    assert request.customer_id is not None
-    update = update.model_copy(
-        update={
-            "received_via": _VIA.get(request.channel),
-            "occurred_at": request.received_at,
-            "source": f"request {request.id}",
-        }
-    )
-    await marketing.update(session=session, actor=actor, customer_id=request.customer_id, data=update)
+    await RIGHTS[request.type].on_receipt(session=session, actor=actor, request=request, customer=customer)
 
 
 async def get(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, for_update: bool = False
 ) -> SubjectRequest:
     """One request of the actor's controller."""
-    query = select(SubjectRequest).where(
-        SubjectRequest.controller_id == actor.controller_id, SubjectRequest.id == request_id
-    )
+    query = scoped(SubjectRequest, actor).where(SubjectRequest.id == request_id)
     if for_update:
         query = query.with_for_update()
     request = await session.scalar(query)
@@ -248,7 +211,7 @@ async def list_requests(
     limit: int,
 ) -> list[SubjectRequest]:
     """Requests soonest due first, filtered."""
-    query = select(SubjectRequest).where(SubjectRequest.controller_id == actor.controller_id)
+    query = scoped(SubjectRequest, actor)
     if status:
         query = query.where(col(SubjectRequest.status).in_(status))
     if types:
@@ -278,13 +241,21 @@ def _open(request: SubjectRequest) -> None:
         raise Conflict(f"The request is {request.status.value}; nothing more can be done with it.")
 
 
+async def _to_act_on(
+    *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, expected: set[int] | None
+) -> SubjectRequest:
+    """The request, locked, as the caller last read it (If-Match), and still open."""
+    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
+    _check_version(request, expected)
+    _open(request)
+    return request
+
+
 async def request_identity(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, data: RequestIdentity, expected: set[int] | None
 ) -> SubjectRequest:
     """Ask the person for proof of identity (Art. 12(6)); the clock stands still until it arrives."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     if request.status is RequestStatus.awaiting_identity:
         raise Conflict("Proof of identity has been asked for already.")
     if request.identity_verified_at is not None:
@@ -301,20 +272,16 @@ async def verify(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, data: VerifyIdentity, expected: set[int] | None
 ) -> SubjectRequest:
     """Record how the person's identity was confirmed; the request moves on and its clock runs again."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     if data.customer_id is not None and data.customer_id != request.customer_id:
         if request.customer_id is not None:
             raise Conflict("The request is linked to another customer already.")
-        customer = await session.scalar(
-            select(Customer).where(Customer.controller_id == actor.controller_id, Customer.id == data.customer_id)
-        )
+        customer = await session.scalar(scoped(Customer, actor).where(Customer.id == data.customer_id))
         if customer is None:
             raise Unprocessable("No such customer.", loc=("body", "customer_id"))
         request.customer_id = customer.id
         await session.flush()
-        await _apply_at_once(session, actor, request, customer)
+        await _on_receipt(session=session, actor=actor, request=request, customer=customer)
     now = utcnow()
     if clock_stands(request):
         assert request.identity_requested_at is not None
@@ -336,9 +303,7 @@ async def extend(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, data: Extend, expected: set[int] | None
 ) -> SubjectRequest:
     """One extension of up to two further months, with reasons, before the first deadline (Art. 12(3))."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     if request.extension_months is not None:
         raise Conflict("The deadline was extended already; the law allows one extension.")
     today = deadlines.today()
@@ -355,139 +320,63 @@ async def extend(
     return request
 
 
-async def _customer_for(session: AsyncSession, actor: Actor, request: SubjectRequest) -> Customer:
+async def _customer_of(*, session: AsyncSession, actor: Actor, request: SubjectRequest) -> Customer | None:
+    """The request's customer, locked for the work; None when the request is about no one in the register."""
     if request.customer_id is None:
+        return None
+    return await customer_service.get_customer(
+        session=session, actor=actor, customer_id=request.customer_id, for_update=True
+    )
+
+
+async def _carry_out(*, session: AsyncSession, actor: Actor, request: SubjectRequest, data: Complete) -> dict[str, Any]:
+    right = RIGHTS[request.type]
+    customer = await _customer_of(session=session, actor=actor, request=request)
+    if customer is None:
+        if right.CUSTOMER_OPTIONAL:
+            return {"found": False}
         raise Conflict(
             "The request is not linked to a customer: verify it with customer_id, or refuse it if the person "
             "is not in the register."
         )
-    return await customer_service.get_customer(
-        session=session, actor=actor, customer_id=request.customer_id, for_update=True
-    )
+    if customer.erased_at is not None and not right.ERASED_OK:
+        raise Conflict("The person's data was erased; what is kept may not be processed for this request.")
+    return await right.carry_out(session=session, actor=actor, request=request, customer=customer, data=data)
 
 
 async def complete(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, data: Complete, expected: set[int] | None
 ) -> SubjectRequest:
     """Carry the request out; what that means depends on the right exercised."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     if request.status is RequestStatus.awaiting_identity:
         raise Conflict("The request awaits proof of identity; verify it first, or refuse it.")
     if data.refuse_fields and request.type is not RequestType.rectification:
         raise Unprocessable("refuse_fields is for rectification requests.", loc=("body", "refuse_fields"))
-    outcome: dict[str, Any] = {}
-    if request.type in (RequestType.access, RequestType.portability):
-        if request.customer_id is None:
-            outcome = {"found": False}
-        else:
-            await customer_service.get_customer(session=session, actor=actor, customer_id=request.customer_id)
-            outcome = {
-                "found": True,
-                "export": {
-                    "kind": request.type.value,
-                    "url": f"/v1/requests/{request.id}/export",
-                    "formats": ["json", "zip"] if request.type is RequestType.portability else ["json"],
-                },
-            }
-    else:
-        customer = await _customer_for(session, actor, request)
-        if customer.erased_at is not None and request.type is not RequestType.erasure:
-            raise Conflict("The person's data was erased; what is kept may not be processed for this request.")
-        outcome = await _carry_out(session, actor, request, customer, data)
+    outcome = await _carry_out(session=session, actor=actor, request=request, data=data)
     if data.note:
-        outcome["note"] = data.note
+        outcome.setdefault("note", data.note)
     request.status = RequestStatus.completed
     request.outcome = {**request.outcome, **outcome}
     request.closed_at = utcnow()
     request.closed_by = actor.name
     _touch(request)
     await session.flush()
-    if request.type is RequestType.erasure:
-        await erasure.forget_requests(session=session, actor=actor, customer_id=request.customer_id)
     return request
-
-
-async def _carry_out(
-    session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer, data: Complete
-) -> dict[str, Any]:
-    params = request.params
-    if request.type is RequestType.rectification:
-        corrections: dict[str, Any] = params["corrections"]
-        unknown = sorted(set(data.refuse_fields) - set(corrections))
-        if unknown:
-            raise Unprocessable(
-                "refuse_fields names fields the person did not ask to correct: " + ", ".join(unknown),
-                loc=("body", "refuse_fields"),
-            )
-        return await restriction.rectify(
-            session=session, actor=actor, customer=customer, corrections=corrections, refused=data.refuse_fields
-        )
-    if request.type is RequestType.restriction:
-        recipients = await restriction.restrict(
-            session=session,
-            actor=actor,
-            customer=customer,
-            ground=RestrictionGround(params["ground"]),
-            fields=params.get("contested_fields", []),
-        )
-        assert customer.restricted_since is not None
-        return {
-            "restricted_since": customer.restricted_since.isoformat(),
-            "ground": params["ground"],
-            "contested_fields": params.get("contested_fields", []),
-            "recipients_notified": recipients,
-        }
-    if request.type is RequestType.objection:
-        if params["kind"] == ObjectionKind.direct_marketing.value:
-            await _apply_at_once(session, actor, request, customer)
-            return {"kind": ObjectionKind.direct_marketing.value}
-        # Upheld: processing on legitimate interests stops; the data stays restricted to storage.
-        if customer.restricted_since is None:
-            await restriction.restrict(
-                session=session, actor=actor, customer=customer, ground=RestrictionGround.objection_pending, fields=[]
-            )
-        return {"kind": ObjectionKind.particular_situation.value, "upheld": True, "restricted": True}
-    if request.type is RequestType.erasure:
-        return await erasure.erase(session=session, actor=actor, customer=customer, request_id=request.id)
-    if request.type is RequestType.marketing_prohibition:
-        await _apply_at_once(session, actor, request, customer)
-        return {"channels": params.get("channels") or []}
-    raise AssertionError(request.type)
 
 
 async def refuse(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, reasons: str, expected: set[int] | None
 ) -> SubjectRequest:
     """Refuse with written reasons (Art. 12(4)); the answer names the authority and the courts."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
-    now = utcnow()
-    if (
-        request.type is RequestType.objection
-        and request.params.get("kind") == ObjectionKind.particular_situation.value
-        and request.customer_id is not None
-    ):
-        # The controller's grounds override: the restriction while it was weighed ends, and the refusal
-        # itself is the notice the person gets before that (Art. 18(3)).
-        # Not if the person is restricted on a ground of their own, or another objection is weighed.
-        customer = await _customer_for(session, actor, request)
-        if customer.restriction_ground == RestrictionGround.objection_pending.value and not (
-            await restriction.objection_pending(session, actor, customer, other_than=request.id)
-        ):
-            await restriction.lift(
-                session=session,
-                actor=actor,
-                customer=customer,
-                notice={"at": now.isoformat(), "via": "refusal", "request_id": str(request.id)},
-                other_than=request.id,
-            )
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     request.status = RequestStatus.refused
     request.refusal_reasons = reasons
-    request.closed_at = now
+    request.closed_at = utcnow()
     request.closed_by = actor.name
+    customer = await _customer_of(session=session, actor=actor, request=request)
+    if customer is not None:
+        await RIGHTS[request.type].on_refusal(session=session, actor=actor, request=request, customer=customer)
     _touch(request)
     await session.flush()
     return request
@@ -497,9 +386,7 @@ async def withdraw(
     *, session: AsyncSession, actor: Actor, request_id: uuid.UUID, note: str | None, expected: set[int] | None
 ) -> SubjectRequest:
     """The person takes the request back."""
-    request = await get(session=session, actor=actor, request_id=request_id, for_update=True)
-    _check_version(request, expected)
-    _open(request)
+    request = await _to_act_on(session=session, actor=actor, request_id=request_id, expected=expected)
     request.status = RequestStatus.withdrawn
     request.closed_at = utcnow()
     request.closed_by = actor.name
@@ -508,88 +395,3 @@ async def withdraw(
     _touch(request)
     await session.flush()
     return request
-
-
-def _for_letter(outcome: dict[str, Any]) -> dict[str, Any]:
-    """The outcome as the letter tells it: the export goes with the letter, not as an API path."""
-    if "export" not in outcome:
-        return outcome
-    return {**outcome, "export": {k: v for k, v in outcome["export"].items() if k != "url"}}
-
-
-async def letter_context(
-    *, session: AsyncSession, actor: Actor, request: SubjectRequest, language: AnswerLanguage | None
-) -> LetterContext:
-    """What the answer letter for the request's present state says."""
-    kinds: dict[RequestStatus, LetterKind] = {
-        RequestStatus.completed: "completion",
-        RequestStatus.refused: "refusal",
-        RequestStatus.awaiting_identity: "identity",
-    }
-    kind = kinds.get(request.status)
-    if kind is None and request.extension_months is not None and request.status in OPEN_STATUSES:
-        kind = "extension"
-    if kind is None:
-        raise Conflict(
-            "Nothing to tell the person yet: a letter exists once the request is completed, refused or extended, "
-            "or while proof of identity is awaited."
-        )
-    controller = await session.get(Controller, actor.controller_id)
-    assert controller is not None
-    customer = None
-    if request.customer_id is not None:
-        customer = await session.scalar(
-            select(Customer).where(Customer.controller_id == actor.controller_id, Customer.id == request.customer_id)
-        )
-    person = request.person
-    first = (customer.first_name if customer else None) or person.get("first_name")
-    last = (customer.last_name if customer else None) or person.get("last_name")
-    name = " ".join(p for p in (first, last) if p) or None
-    source: Any = customer if customer is not None and customer.erased_at is None else None
-    street = getattr(source, "street_address", None) or person.get("street_address")
-    postal = " ".join(
-        p
-        for p in (
-            getattr(source, "postal_code", None) or person.get("postal_code"),
-            getattr(source, "city", None) or person.get("city"),
-        )
-        if p
-    )
-    country = (customer.country if customer else None) or person.get("country")
-    return LetterContext(
-        kind=kind,
-        language=(language or request.answer_language).value,
-        controller={
-            "name": controller.name,
-            "business_id": controller.business_id,
-            "street_address": controller.street_address,
-            "postal_code": controller.postal_code,
-            "city": controller.city,
-            "phone": controller.phone,
-            "email": controller.email,
-            "website": controller.website,
-            "contact_name": controller.contact_name,
-            "contact_title": controller.contact_title,
-            "contact_phone": controller.contact_phone,
-            "contact_email": controller.contact_email,
-        },
-        request={
-            "id": str(request.id),
-            "type": request.type.value,
-            "received_on": deadlines.local_date(request.received_at),
-            "due_date": request.due_date,
-            "original_due_date": request.original_due_date,
-            "extension_months": request.extension_months,
-            "extension_reason": request.extension_reason,
-            "closed_on": deadlines.local_date(request.closed_at) if request.closed_at else None,
-            "identity_reason": request.outcome.get("identity_reason"),
-            "params": request.params,
-        },
-        today=deadlines.today(),
-        person_name=name,
-        person_address=[line for line in (street, postal) if line],
-        outcome=_for_letter(request.outcome),
-        refusal_reasons=request.refusal_reasons,
-        authorities=[dataclasses.asdict(a) for a in authorities.for_person(country)],
-        recipients=list(request.outcome.get("recipients_notified", [])),
-    )

@@ -1,4 +1,5 @@
-"""Restriction of processing (Art. 18) and rectification (Art. 16), each told to the recipients (Art. 19)."""
+"""The right to restriction of processing (GDPR Art. 18): while restricted, the data is only stored; the
+restriction and its lifting are told to every recipient (Art. 19)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
+from app.actor import Actor
 from app.errors import Conflict, Unprocessable
 from app.models.base import utcnow
-from app.models.customers import Customer, CustomerUpdate
+from app.models.customers import Customer
 from app.models.requests import (
     OPEN_STATUSES,
+    Complete,
     ObjectionKind,
     RequestType,
     RestrictionGround,
@@ -21,9 +24,36 @@ from app.models.requests import (
     SubjectRequest,
 )
 from app.models.webhooks import EventType
-from app.security import Actor
-from app.services import customers as customer_service
 from app.services import webhooks
+from app.tenancy import scoped
+
+ERASED_OK = False
+CUSTOMER_OPTIONAL = False
+
+
+async def on_receipt(*, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
+    """Nothing changes on receipt: whether the ground holds is weighed first."""
+
+
+async def carry_out(
+    *, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer, data: Complete
+) -> dict[str, Any]:
+    """Restrict processing on the person's ground; contested fields stay open to their correction."""
+    ground, fields = request.params["ground"], request.params.get("contested_fields", [])
+    recipients = await restrict(
+        session=session, actor=actor, customer=customer, ground=RestrictionGround(ground), fields=fields
+    )
+    assert customer.restricted_since is not None
+    return {
+        "restricted_since": customer.restricted_since.isoformat(),
+        "ground": ground,
+        "contested_fields": fields,
+        "recipients_notified": recipients,
+    }
+
+
+async def on_refusal(*, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
+    """A refused restriction changes nothing."""
 
 
 def _touch(customer: Customer) -> None:
@@ -75,10 +105,10 @@ async def record_notice(
 
 
 async def objection_pending(
-    session: AsyncSession, actor: Actor, customer: Customer, *, other_than: uuid.UUID | None
+    *, session: AsyncSession, actor: Actor, customer: Customer, other_than: uuid.UUID | None
 ) -> bool:
-    query = select(SubjectRequest.id).where(
-        SubjectRequest.controller_id == actor.controller_id,
+    """Whether an objection on the person's particular situation, other than `other_than`, is being weighed."""
+    query = scoped(SubjectRequest, actor, SubjectRequest.id).where(
         SubjectRequest.customer_id == customer.id,
         SubjectRequest.type == RequestType.objection,
         col(SubjectRequest.status).in_(OPEN_STATUSES),
@@ -101,7 +131,7 @@ async def lift(
     than `other_than` is weighed. Return the recipients told."""
     if customer.restricted_since is None:
         raise Conflict("The customer is not restricted.")
-    if await objection_pending(session, actor, customer, other_than=other_than):
+    if await objection_pending(session=session, actor=actor, customer=customer, other_than=other_than):
         raise Conflict(
             "An objection on the person's particular situation is being weighed (GDPR Art. 18(1)(d)): complete "
             "or refuse it first."
@@ -123,40 +153,3 @@ async def lift(
         subject_id=customer.id,
         data={"customer_id": str(customer.id), "external_id": customer.external_id},
     )
-
-
-async def rectify(
-    *, session: AsyncSession, actor: Actor, customer: Customer, corrections: dict[str, Any], refused: dict[str, str]
-) -> dict[str, Any]:
-    """Apply the corrections not refused, through the audited path; tell the recipients."""
-    refused = dict(refused)
-    if customer.restricted_since is not None:
-        for name in corrections:
-            if name not in customer.restriction_fields and name not in refused:
-                refused[name] = "Processing is restricted; only the contested fields may be corrected meanwhile."
-    wanted = {k: v for k, v in corrections.items() if k not in refused}
-    checked = CustomerUpdate.model_validate(wanted)
-    values = checked.model_dump(include=set(wanted))
-    as_json = checked.model_dump(mode="json", include=set(wanted))
-    applied = sorted(k for k, v in values.items() if getattr(customer, k) != v)
-    customer_service.apply(customer, values)
-    await session.flush()
-    recipients: list[str] = []
-    if applied:
-        recipients = await webhooks.enqueue(
-            session=session,
-            actor=actor,
-            event_type=EventType.customer_rectified,
-            subject_id=customer.id,
-            data={
-                "customer_id": str(customer.id),
-                "external_id": customer.external_id,
-                "fields": {k: as_json[k] for k in applied},
-            },
-        )
-    return {
-        "applied": sorted(values),
-        "changed": applied,
-        "refused": refused,
-        "recipients_notified": recipients,
-    }

@@ -28,10 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, exists, or_, select
 
-from app.config import ControllerProfile
 from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.orders import Order
+from app.models.profile import ControllerProfile
 from app.models.requests import OPEN_STATUSES
 from app.security import system_actor
 from app.services import deadlines, erasure
@@ -139,7 +139,7 @@ async def _holds_ended(
         kept = select(Order).where(Order.controller_id == controller.id, col(Order.customer_id).in_(list(orders)))
         for order in await session.scalars(kept):
             orders[order.customer_id].append(order)
-    years = await erasure.voucher_years(session, system_actor(controller.id, ACTOR_NAME))
+    years = await erasure.voucher_years(session=session, actor=system_actor(controller.id, ACTOR_NAME))
     return [
         Expired(c.id, HOLD_ENDED, "what an earlier erasure kept is no longer needed: its hold has ended")
         for c in customers

@@ -18,13 +18,13 @@ from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from app.audit import default_keyring
 from app.config import get_settings
 from app.errors import NotFound, Unprocessable
 from app.json import dumps
 from app.models.base import utcnow
 from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
 from app.security import Actor
+from app.subject_keys import default_keyring
 
 MAX_ATTEMPTS = 9  # the first try and eight retries, 4 s to 18 h apart: about a day in all
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
