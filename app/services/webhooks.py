@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
+import datetime as dt
 import ipaddress
 import secrets
 import time
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import standardwebhooks
 from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
@@ -33,9 +33,7 @@ DEADLINE = 15.0  # seconds for a whole delivery, however slowly the receiver tri
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The webhook-signature header value: v1,base64(HMAC-SHA256(key, "id.timestamp.body"))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return standardwebhooks.Webhook(secret).sign(message_id, dt.datetime.fromtimestamp(timestamp, dt.UTC), body)
 
 
 async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) -> tuple[Webhook, str]:
