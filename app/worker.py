@@ -10,14 +10,13 @@ import httpx
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import jobs
 from app.db import libpq_url, make_engine, make_sessionmaker
 from app.models.base import utcnow
 from app.services import idempotency, retention, webhooks
 
 log = logging.getLogger(__name__)
 
-QUEUE = "webhooks"
-MAINTENANCE = "maintenance"
 # Every day at 03:30 UTC; however many workers run, procrastinate defers it once.
 RETENTION_CRON = "30 3 * * *"
 EXPIRY_CRON = "7 * * * *"  # hourly: Idempotency-Keys are kept 24 hours
@@ -33,11 +32,11 @@ class Resources:
 
 def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
     """The job queue on the service's database, with its tasks (which use `resources[0]`)."""
-    queue = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url)))
+    queue = jobs.make_app(libpq_url(database_url))
 
     @queue.task(
         name="deliver",
-        queue=QUEUE,
+        queue=jobs.WEBHOOKS,
         # Every failure is retried (a database hiccup as much as a refusing receiver), waiting 4**n seconds.
         retry=procrastinate.RetryStrategy(max_attempts=webhooks.MAX_ATTEMPTS - 1, exponential_wait=4),
     )
@@ -46,7 +45,7 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
         await webhooks.deliver(shared.maker, shared.client, delivery_id=delivery_id, controller_id=controller_id)
 
     @queue.periodic(cron=RETENTION_CRON, periodic_id="daily")
-    @queue.task(name="retention_sweep", queue=MAINTENANCE, queueing_lock="retention_sweep")
+    @queue.task(name="retention_sweep", queue=jobs.MAINTENANCE, queueing_lock="retention_sweep")
     async def retention_sweep(timestamp: int) -> None:
         maker = resources[0].maker
         for controller in await retention.controllers(maker=maker, slug_or_id=None):
@@ -64,7 +63,7 @@ def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
             )
 
     @queue.periodic(cron=EXPIRY_CRON, periodic_id="hourly")
-    @queue.task(name="expire_idempotency_keys", queue=MAINTENANCE, queueing_lock="expire_idempotency_keys")
+    @queue.task(name="expire_idempotency_keys", queue=jobs.MAINTENANCE, queueing_lock="expire_idempotency_keys")
     async def expire_idempotency_keys(timestamp: int) -> None:
         async with resources[0].maker() as session, session.begin():
             dropped = await idempotency.expire(session=session, now=utcnow())
@@ -87,7 +86,7 @@ async def run(database_url: str, *, wait: bool = True, own_signals: bool = False
         try:
             async with queue.open_async():
                 await queue.run_worker_async(
-                    queues=[QUEUE, MAINTENANCE],
+                    queues=[jobs.WEBHOOKS, jobs.MAINTENANCE],
                     wait=wait,
                     install_signal_handlers=own_signals,
                     delete_jobs="successful",

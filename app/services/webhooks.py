@@ -18,6 +18,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from app import jobs
 from app.audit import default_keyring
 from app.config import get_settings
 from app.errors import NotFound, Unprocessable
@@ -174,18 +175,17 @@ async def enqueue(
     if deliveries:
         # The job rows commit with the change or not at all: no event is lost, none sent for a rollback.
         # One lock per subscriber and person: their events go out in order, a retry holding back the later ones.
-        await session.execute(
-            text(
-                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
-                "SELECT 'webhooks', 'deliver', l, "
-                "jsonb_build_object('delivery_id', d, 'controller_id', CAST(:c AS text)) "
-                "FROM unnest(CAST(:ids AS text[]), CAST(:locks AS text[])) AS t(d, l)"
-            ),
-            {
-                "ids": [str(d.id) for d in deliveries],
-                "locks": [f"webhook:{d.webhook_id}:{subject_id or event.id}" for d in deliveries],
-                "c": str(actor.controller_id),
-            },
+        await jobs.defer(
+            session=session,
+            task_name="deliver",
+            queue=jobs.WEBHOOKS,
+            jobs=[
+                (
+                    f"webhook:{d.webhook_id}:{subject_id or event.id}",
+                    {"delivery_id": str(d.id), "controller_id": str(actor.controller_id)},
+                )
+                for d in deliveries
+            ],
         )
     return [recipient_name(hook.description, hook.url) for hook in hooks]
 
