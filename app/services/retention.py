@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, exists, or_, select
 
 from app.config import ControllerProfile
@@ -34,7 +33,7 @@ from app.models.customers import Customer
 from app.models.orders import Order
 from app.models.requests import OPEN_STATUSES
 from app.security import system_actor
-from app.services import deadlines, erasure
+from app.services import erasure
 
 BATCH = 100
 OPEN = [status.value for status in OPEN_STATUSES]
@@ -157,82 +156,49 @@ async def find(*, session: AsyncSession, controller: Controller, today: dt.date)
     return report
 
 
-async def expired(
-    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
-) -> Report:
-    """What has expired by `today` for one controller, read in one transaction; nothing is changed."""
-    async with maker() as session, session.begin():
-        controller = await session.get(Controller, controller_id)
-        assert controller is not None
-        return await find(session=session, controller=controller, today=today or deadlines.today())
+async def expired(*, session: AsyncSession, controller_id: uuid.UUID, today: dt.date) -> Report:
+    """What has expired by `today` for one controller (nothing is changed)."""
+    controller = await session.get(Controller, controller_id)
+    assert controller is not None
+    return await find(session=session, controller=controller, today=today)
 
 
 async def anonymise(
-    *,
-    maker: async_sessionmaker[AsyncSession],
-    controller_id: uuid.UUID,
-    report: Report,
-    today: dt.date | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Report:
-    """Anonymise what `report` found, a batch per transaction; `progress` hears how many each batch took."""
-    today = today or deadlines.today()
-    for start in range(0, len(report.expired), BATCH):
-        batch = report.expired[start : start + BATCH]
-        report.anonymised += await _anonymise(maker, controller_id, report.customer_years, batch, today)
-        if progress is not None:
-            progress(len(batch))
-    return report
-
-
-async def sweep(
-    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
-) -> Report:
-    """Find what has expired and anonymise it."""
-    today = today or deadlines.today()
-    report = await expired(maker=maker, controller_id=controller_id, today=today)
-    return await anonymise(maker=maker, controller_id=controller_id, report=report, today=today)
-
-
-async def _anonymise(
-    maker: async_sessionmaker[AsyncSession],
-    controller_id: uuid.UUID,
-    years: int | None,
-    batch: list[Expired],
-    today: dt.date,
+    *, session: AsyncSession, controller_id: uuid.UUID, years: int | None, batch: list[Expired], today: dt.date
 ) -> int:
-    """Erase one batch in one transaction, each person checked again under lock (the register moved on)."""
+    """Erase one batch, each person checked again under lock (the register moved on); how many were erased.
+
+    A batch at a time, each in its own transaction (app.worker), so a sweep cut short loses nothing.
+    """
     actor = system_actor(controller_id, ACTOR_NAME)
     done = 0
-    async with maker() as session, session.begin():
-        session.info["actor"] = actor
-        controller = await session.get(Controller, controller_id)
-        assert controller is not None
-        ids = [e.customer_id for e in batch]
-        locked = select(Customer).where(Customer.controller_id == controller_id, col(Customer.id).in_(ids))
-        customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
-        still = set()
-        if years is not None:
-            ended, _ = await _relationships_ended(session, controller_id, years, today, ids)
-            still |= {e.customer_id for e in ended}
-        still |= {e.customer_id for e in await _holds_ended(session, controller, today, ids)}
-        for entry in batch:
-            if entry.customer_id not in still:
-                continue
-            customer = customers[entry.customer_id]
-            await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
-            await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
-            done += 1
+    session.info["actor"] = actor
+    controller = await session.get(Controller, controller_id)
+    assert controller is not None
+    ids = [e.customer_id for e in batch]
+    locked = select(Customer).where(Customer.controller_id == controller_id, col(Customer.id).in_(ids))
+    customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
+    still = set()
+    if years is not None:
+        ended, _ = await _relationships_ended(session, controller_id, years, today, ids)
+        still |= {e.customer_id for e in ended}
+    still |= {e.customer_id for e in await _holds_ended(session, controller, today, ids)}
+    for entry in batch:
+        if entry.customer_id not in still:
+            continue
+        customer = customers[entry.customer_id]
+        await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
+        await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
+        done += 1
     return done
 
 
-async def controllers(*, maker: async_sessionmaker[AsyncSession], slug_or_id: str | None) -> list[Controller]:
+async def controllers(*, session: AsyncSession, slug_or_id: str | None) -> list[Controller]:
     """The controllers to sweep: one, or all."""
-    async with maker() as session:
-        query = select(Controller).order_by(col(Controller.slug))
-        if slug_or_id is not None:
-            try:
-                query = query.where(Controller.id == uuid.UUID(slug_or_id))
-            except ValueError:
-                query = query.where(Controller.slug == slug_or_id)
-        return list(await session.scalars(query))
+    query = select(Controller).order_by(col(Controller.slug))
+    if slug_or_id is not None:
+        try:
+            query = query.where(Controller.id == uuid.UUID(slug_or_id))
+        except ValueError:
+            query = query.where(Controller.slug == slug_or_id)
+    return list(await session.scalars(query))

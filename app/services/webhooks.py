@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import standardwebhooks
 from sqlalchemy import or_, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from app import jobs
@@ -248,66 +248,71 @@ class DeliveryFailed(Exception):
     """The subscriber did not take the event; the queue retries with backoff."""
 
 
+async def _post(client: httpx.AsyncClient, webhook: Webhook, event: WebhookEvent) -> dict[str, Any]:
+    """Send the event, signed, to the subscriber; the attempt as it is recorded."""
+    secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
+    body = dumps(event.payload)
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": str(event.id),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, str(event.id), timestamp, body),
+    }
+    started = time.perf_counter()
+    status_code, error = None, None
+    try:
+        if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
+            error = "AddressNotAllowed"
+        else:
+            # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
+            async with (
+                asyncio.timeout(DEADLINE),
+                client.stream("POST", webhook.url, content=body, headers=headers) as response,
+            ):
+                status_code = response.status_code
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        error = type(exc).__name__
+    return {
+        "at": utcnow().isoformat(),
+        "status_code": status_code,
+        "error": error,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
 async def deliver(
-    maker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *, delivery_id: str, controller_id: str
-) -> None:
-    """Send one delivery; record the attempt; raise DeliveryFailed to be retried."""
-    async with maker() as session, session.begin():
-        delivery = await session.scalar(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.controller_id == uuid.UUID(controller_id), WebhookDelivery.id == uuid.UUID(delivery_id)
-            )
-            .with_for_update(skip_locked=True)
-        )
-        if delivery is None or delivery.status is not DeliveryStatus.pending:
-            return  # another worker has it, or it is settled: deliver once
-        webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
-        event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
-        assert webhook is not None
-        assert event is not None
-        if webhook.deleted_at is not None:
-            delivery.status = DeliveryStatus.cancelled
-            await session.flush()
-            await _drop_transient(session, event)
-            return
-        secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
-        body = dumps(event.payload)
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": str(event.id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, str(event.id), timestamp, body),
-        }
-        started = time.perf_counter()
-        status_code, error = None, None
-        try:
-            if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
-                error = "AddressNotAllowed"
-            else:
-                # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
-                async with (
-                    asyncio.timeout(DEADLINE),
-                    client.stream("POST", webhook.url, content=body, headers=headers) as response,
-                ):
-                    status_code = response.status_code
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            error = type(exc).__name__
-        attempt = {
-            "at": utcnow().isoformat(),
-            "status_code": status_code,
-            "error": error,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        }
-        delivery.attempts = [*delivery.attempts, attempt]
-        ok = status_code is not None and 200 <= status_code < 300
-        if ok:
-            delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
-        elif len(delivery.attempts) >= MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.failed
-        if delivery.status is not DeliveryStatus.pending:
-            await session.flush()
-            await _drop_transient(session, event)
-    if not ok and len(delivery.attempts) < MAX_ATTEMPTS:
-        raise DeliveryFailed(f"attempt {len(delivery.attempts)} got {status_code or error}")
+    *, session: AsyncSession, client: httpx.AsyncClient, delivery_id: str, controller_id: str
+) -> str | None:
+    """Send one delivery and record the attempt; return why it must be tried again, or None once it is settled.
+
+    The caller commits the attempt before it has the queue retry: a failure raised in here would roll it back.
+    """
+    delivery = await session.scalar(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.controller_id == uuid.UUID(controller_id), WebhookDelivery.id == uuid.UUID(delivery_id))
+        .with_for_update(skip_locked=True)
+    )
+    if delivery is None or delivery.status is not DeliveryStatus.pending:
+        return None  # another worker has it, or it is settled: deliver once
+    webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
+    event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
+    assert webhook is not None
+    assert event is not None
+    if webhook.deleted_at is not None:
+        delivery.status = DeliveryStatus.cancelled
+        await session.flush()
+        await _drop_transient(session, event)
+        return None
+    attempt = await _post(client, webhook, event)
+    delivery.attempts = [*delivery.attempts, attempt]
+    status_code = attempt["status_code"]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
+    elif len(delivery.attempts) >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.failed
+    await session.flush()
+    if delivery.status is not DeliveryStatus.pending:
+        await _drop_transient(session, event)
+        return None
+    return f"attempt {len(delivery.attempts)} got {status_code or attempt['error']}"
