@@ -241,7 +241,7 @@ def audit_verify(
     """Verify the audit chains; exit 1 naming the first broken link."""
     from app.models.audit import AuditVerification
     from app.models.controllers import Controller
-    from app.services.audit import verify_chain
+    from app.services.audit import verify_controller
     from app.services.controllers import find_controller
 
     async def work(session: AsyncSession) -> list[tuple[str, AuditVerification]]:
@@ -253,7 +253,7 @@ def audit_verify(
             controllers = [(row.id, row.slug) for row in await session.execute(query)]
         results = []
         for cid, slug in controllers:
-            results.append((slug, await session.run_sync(verify_chain, cid)))
+            results.append((slug, await verify_controller(session=session, controller_id=cid)))
         return results
 
     broken = False

@@ -101,7 +101,7 @@ async def _hashed(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[by
 
 
 async def _apply_batch(
-    session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
+    *, session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
     ids = list({data.external_id for _, data in batch})
     # One unique-index lookup an id, whatever the planner knows of the table: a register being filled by an
@@ -165,13 +165,13 @@ async def run(
         batch.append((line.number, parsed))
         if len(batch) >= BATCH:
             if not locked:  # more batches may follow: every id's lock now, before any row lock
-                await lock_external_ids(session, actor, None)
+                await lock_external_ids(session=session, actor=actor, external_ids=None)
                 locked = True
-            await _apply_batch(session, actor, batch, report)
+            await _apply_batch(session=session, actor=actor, batch=batch, report=report)
             batch = []
     if batch and not (abort_on_error and report.failed):
         if not locked:  # the whole import is this batch: a small one locks its ids only
             ids = {data.external_id for _, data in batch if data.external_id}
-            await lock_external_ids(session, actor, ids if len(ids) <= SMALL else None)
-        await _apply_batch(session, actor, batch, report)
+            await lock_external_ids(session=session, actor=actor, external_ids=ids if len(ids) <= SMALL else None)
+        await _apply_batch(session=session, actor=actor, batch=batch, report=report)
     return report

@@ -40,7 +40,7 @@ def _check_consistent(customer: Customer) -> None:
         raise Unprocessable("Keep at least one of " + ", ".join(IDENTIFYING) + ".")
 
 
-async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
+async def _external_id_taken(*, session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
     query = select(Customer.id).where(
         Customer.controller_id == actor.controller_id, Customer.external_id == external_id
     )
@@ -54,7 +54,7 @@ def _lock_key(actor: Actor, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: Iterable[str] | None) -> None:
+async def lock_external_ids(*, session: AsyncSession, actor: Actor, external_ids: Iterable[str] | None) -> None:
     """Serialise the writers of these external ids until commit, so that two upserts of a new one do not both
     insert; None: of every external id of the controller.
 
@@ -77,8 +77,8 @@ async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: I
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
     """Add a customer to the register."""
     if data.external_id is not None:
-        await lock_external_ids(session, actor, (data.external_id,))
-        if await _external_id_taken(session, actor, data.external_id, None):
+        await lock_external_ids(session=session, actor=actor, external_ids=(data.external_id,))
+        if await _external_id_taken(session=session, actor=actor, external_id=data.external_id, but=None):
             raise Conflict("A customer with this external_id exists already; use PUT by-external-id to upsert.")
     values = data.model_dump(exclude_unset=True)
     values["kind"] = values.get("kind") or CustomerKind.private
@@ -194,8 +194,8 @@ async def update_customer(
     values = data.model_dump(exclude_unset=True)
     new_external_id = values.get("external_id")
     if new_external_id is not None and new_external_id != customer.external_id:
-        await lock_external_ids(session, actor, (new_external_id,))
-        if await _external_id_taken(session, actor, new_external_id, customer.id):
+        await lock_external_ids(session=session, actor=actor, external_ids=(new_external_id,))
+        if await _external_id_taken(session=session, actor=actor, external_id=new_external_id, but=customer.id):
             raise Conflict("Another customer has this external_id.")
     check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
     apply(customer, values)
@@ -213,7 +213,7 @@ async def upsert_by_external_id(
     must_exist: bool = False,
 ) -> tuple[Customer, bool]:
     """Create or replace the customer with this external id; return it and whether it was created."""
-    await lock_external_ids(session, actor, (external_id,))
+    await lock_external_ids(session=session, actor=actor, external_ids=(external_id,))
     customer = await session.scalar(
         select(Customer)
         .where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)

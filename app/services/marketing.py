@@ -207,7 +207,7 @@ def _changes(data: MarketingUpdate, current: dict[Channel, Facts]) -> Iterable[t
                 yield channel, MarketingAction.opt_out_offered
 
 
-async def _all_facts(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
+async def _all_facts(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
     """The facts for one customer on every channel, in one query."""
     rows = await session.execute(
         _FACTS,
@@ -233,7 +233,7 @@ async def update(
     if any(c.consent for c in data.channels.values()) and not data.wording:
         # GDPR Art. 7(1): the controller must be able to show what the person consented to.
         raise Unprocessable("A consent needs the wording the person agreed to.", loc=("body", "wording"))
-    current = await _all_facts(session, actor, customer_id)
+    current = await _all_facts(session=session, actor=actor, customer_id=customer_id)
     changes = list(_changes(data, current))
     for channel, action in changes:
         session.add(
@@ -251,7 +251,7 @@ async def update(
             )
         )
     await session.flush()
-    result = await _state(session, actor, customer_id)
+    result = await _state(session=session, actor=actor, customer_id=customer_id)
     if changes:
         # Systems that keep their own mailing lists must apply the change too.
         await webhooks.enqueue(
@@ -274,11 +274,11 @@ async def update(
 async def state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
     """The customer's permissions per channel, with the decision for each and the whole history."""
     await get_customer(session=session, actor=actor, customer_id=customer_id)
-    return await _state(session, actor, customer_id)
+    return await _state(session=session, actor=actor, customer_id=customer_id)
 
 
-async def _state(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
-    current = await _all_facts(session, actor, customer_id)
+async def _state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
+    current = await _all_facts(session=session, actor=actor, customer_id=customer_id)
     history = await session.scalars(
         select(MarketingEvent)
         .where(MarketingEvent.controller_id == actor.controller_id, MarketingEvent.customer_id == customer_id)
@@ -348,7 +348,7 @@ _RESOLVE = {
 }
 
 
-async def _resolve(session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
+async def _resolve(*, session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
     wanted: dict[str, set[str]] = {}
     for line in lines:
         if line.key is not None and line.value is not None:
@@ -367,7 +367,7 @@ async def check_batch(
     *, session: AsyncSession, actor: Actor, lines: list[Line], channel: Channel, own_similar_products: bool
 ) -> list[dict[str, Any]]:
     """Answer a batch of campaign lines in their order; several people behind one identifier: all must allow."""
-    matches = await _resolve(session, actor, lines)
+    matches = await _resolve(session=session, actor=actor, lines=lines)
     ids = {cid for group in matches.values() for cid in group}
     facts = await facts_for(session=session, actor=actor, customer_ids=list(ids), channel=channel)
     answers = []

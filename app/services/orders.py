@@ -17,7 +17,7 @@ from app.security import Actor
 from app.services.customers import get_customer
 
 
-async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str) -> bool:
+async def _external_id_taken(*, session: AsyncSession, actor: Actor, external_id: str) -> bool:
     query = select(Order.id).where(Order.controller_id == actor.controller_id, Order.external_id == external_id)
     return (await session.scalar(query)) is not None
 
@@ -27,7 +27,9 @@ async def create_order(*, session: AsyncSession, actor: Actor, customer_id: uuid
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id)
     if customer.erased_at is not None:
         raise Conflict("The person's data was erased; what is kept is blocked from every other use.")
-    if data.external_id is not None and await _external_id_taken(session, actor, data.external_id):
+    if data.external_id is not None and await _external_id_taken(
+        session=session, actor=actor, external_id=data.external_id
+    ):
         raise Conflict("An order with this external_id exists already.")
     order = Order(
         controller_id=actor.controller_id,
@@ -61,7 +63,7 @@ async def list_orders(
     return list(await session.scalars(query))
 
 
-async def _may_change(session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
+async def _may_change(*, session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
     """A restricted or erased person's orders are only stored: their invoice may still be settled or collected.
 
     GDPR Art. 18(2) allows processing for legal claims while restricted, and an unpaid invoice is what an
@@ -92,7 +94,7 @@ async def update_order(
         raise PreconditionFailed("The order has changed since you read it; read it again (ETag).")
     values = data.model_dump(exclude_unset=True, mode="python")
     if values.get("external_id") not in (None, order.external_id) and await _external_id_taken(
-        session, actor, values["external_id"]
+        session=session, actor=actor, external_id=values["external_id"]
     ):
         raise Conflict("Another order has this external_id.")
     if "lines" in values:
@@ -104,7 +106,7 @@ async def update_order(
         if not (value is None and key in {"order_date", "lines", "total", "currency", "invoice_status"})
         and getattr(order, key) != value
     }
-    await _may_change(session, actor, order, changes)
+    await _may_change(session=session, actor=actor, order=order, changes=changes)
     for key, value in changes.items():
         setattr(order, key, value)
     if changes:

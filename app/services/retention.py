@@ -101,7 +101,7 @@ def _rule_years(controller: Controller) -> int | None:
 
 
 async def _relationships_ended(
-    session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
+    *, session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
 ) -> tuple[list[Expired], dict[str, int]]:
     params = {"controller": controller_id, "years": years, "today": today, "only": only, "open": OPEN}
     rows = await session.execute(_EXPIRED, params)
@@ -118,7 +118,7 @@ async def _relationships_ended(
 
 
 async def _holds_ended(
-    session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
+    *, session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
 ) -> list[Expired]:
     held = {name for fields in erasure.HOLD_FIELDS.values() for name in fields}
     has_orders = exists().where(
@@ -151,8 +151,10 @@ async def find(*, session: AsyncSession, controller: Controller, today: dt.date)
     years = _rule_years(controller)
     report = Report(controller=controller.slug, customer_years=years)
     if years is not None:
-        report.expired, report.left = await _relationships_ended(session, controller.id, years, today, None)
-    report.expired += await _holds_ended(session, controller, today, None)
+        report.expired, report.left = await _relationships_ended(
+            session=session, controller_id=controller.id, years=years, today=today, only=None
+        )
+    report.expired += await _holds_ended(session=session, controller=controller, today=today, only=None)
     return report
 
 
@@ -180,9 +182,11 @@ async def anonymise(
     customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
     still = set()
     if years is not None:
-        ended, _ = await _relationships_ended(session, controller_id, years, today, ids)
+        ended, _ = await _relationships_ended(
+            session=session, controller_id=controller_id, years=years, today=today, only=ids
+        )
         still |= {e.customer_id for e in ended}
-    still |= {e.customer_id for e in await _holds_ended(session, controller, today, ids)}
+    still |= {e.customer_id for e in await _holds_ended(session=session, controller=controller, today=today, only=ids)}
     for entry in batch:
         if entry.customer_id not in still:
             continue

@@ -202,7 +202,7 @@ async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uui
     )
 
 
-async def _drop_transient(session: AsyncSession, event: WebhookEvent) -> None:
+async def _drop_transient(*, session: AsyncSession, event: WebhookEvent) -> None:
     keys = TRANSIENT.get(event.type)
     if not keys:
         return
@@ -302,7 +302,7 @@ async def deliver(
     if webhook.deleted_at is not None:
         delivery.status = DeliveryStatus.cancelled
         await session.flush()
-        await _drop_transient(session, event)
+        await _drop_transient(session=session, event=event)
         return None
     attempt = await _post(client, webhook, event)
     delivery.attempts = [*delivery.attempts, attempt]
@@ -313,6 +313,6 @@ async def deliver(
         delivery.status = DeliveryStatus.failed
     await session.flush()
     if delivery.status is not DeliveryStatus.pending:
-        await _drop_transient(session, event)
+        await _drop_transient(session=session, event=event)
         return None
     return f"attempt {len(delivery.attempts)} got {status_code or attempt['error']}"
