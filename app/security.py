@@ -13,9 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
-from app.actor import Actor as Actor  # re-exported until every caller imports it from app.actor
-from app.actor import attach
-from app.actor import system_actor as system_actor
+from app.actor import Actor, attach
 from app.db import Session
 from app.errors import Forbidden, TooManyRequests, Unauthorized
 from app.models.api_keys import Role

@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 
+from app.actor import system_actor
 from app.config import get_settings
 from app.db import libpq_url
 from app.models.api_keys import Role
 from app.models.customers import Customer
-from app.security import system_actor
 from tests.conftest import Tenant, new_customer
 
 Owner = psycopg.Connection[tuple[object, ...]]

@@ -208,7 +208,7 @@ class TestAccess:
 
         channels = {c["channel"]: c for c in doc["marketing"]["channels"]}
         assert channels["electronic"]["decision"]["allowed"] is True
-        assert channels["telemarketing"]["prohibited_since"] is not None
+        assert channels["telemarketing"]["prohibited_at"] is not None
         assert channels["telemarketing"]["decision"]["allowed"] is False
         actions = {(h["channel"], h["action"]) for h in doc["marketing"]["history"]}
         assert {("electronic", "consent_granted"), ("telemarketing", "prohibited")} <= actions
@@ -250,7 +250,7 @@ class TestAccess:
             info["your_data_held"]
         )
         assert "organisation" not in info["your_data_held"]  # no value held
-        assert info["restricted_since"] is None
+        assert info["restricted_at"] is None
         assert info["erased_at"] is None
         rights = {r["right"]: r for r in info["rights"]}
         assert {"access", "rectification", "erasure", "restriction", "objection", "portability", "complaint"} <= set(
@@ -354,7 +354,7 @@ class TestAccess:
         assert done.status_code == 200, done.text
         doc = document(client, tenant, person["id"])
         assert doc["customer"]["city"] == "Vaasa"
-        assert doc["information"]["restricted_since"] is not None
+        assert doc["information"]["restricted_at"] is not None
         assert doc["information"]["recipients_of_your_data"] == ["CRM"]
         assert document(client, tenant, person["id"], kind="portability")["provided"]["city"] == "Vaasa"
 

@@ -48,7 +48,7 @@ OUTCOMES: dict[str, dict[str, Any]] = {
     },
     "rectification": {"applied": ["email", "city"], "refused": {}},
     "restriction": {
-        "restricted_since": "2026-11-20T10:00:00+00:00",
+        "restricted_at": "2026-11-20T10:00:00+00:00",
         "ground": "accuracy_contested",
         "contested_fields": ["phone"],
     },

@@ -71,6 +71,22 @@ def test_a_stream_under_its_limit_is_taken(strict: TestClient, tenant: Tenant) -
     assert response.status_code == 200, response.text
 
 
+def test_an_import_line_longer_than_a_json_body_is_refused_unread(strict: TestClient, tenant: Tenant) -> None:
+    # As its PUT would be: a line is one customer's body, and a runaway line is not held in memory whole.
+    padded = b'{"external_id": "long-2", "last_name": "Pitk\xc3\xa4"' + b" " * 5000 + b"}"
+    lines = iter([b'{"external_id": "long-1", "last_name": "A"}\n', padded[:3000], padded[3000:] + b"\n", b"{}"])
+    response = strict.post(
+        "/v1/customers/import", content=lines, headers=tenant.headers(**{"Content-Type": "application/x-ndjson"})
+    )
+    report = response.json()
+    assert (report["lines"], report["created"], report["failed"]) == (3, 1, 2)
+    assert report["errors"][0] == {
+        "line": 2,
+        "errors": [{"loc": [], "msg": "longer than 4096 bytes", "type": "too_long"}],
+    }
+    assert report["errors"][1]["line"] == 3  # the line after it is read as usual
+
+
 # --- NUL ------------------------------------------------------------------------------------------------
 
 

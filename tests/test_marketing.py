@@ -10,11 +10,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.actor import system_actor
 from app.json import loads
 from app.models.api_keys import Role
 from app.models.base import utcnow
 from app.models.customers import Customer
-from app.security import system_actor
 from tests.conftest import Tenant, new_customer
 
 WORDING = "Haluan sähköpostia tarjouksista."
@@ -79,7 +79,7 @@ class TestRules:
         put(client, tenant, c, channels={"electronic": {"prohibited": True}})
         assert may(client, tenant, c, "electronic") == (False, "prohibited")
 
-    @pytest.mark.parametrize(("mark_as", "reason"), [("restricted_since", "restricted"), ("erased_at", "erased")])
+    @pytest.mark.parametrize(("mark_as", "reason"), [("restricted_at", "restricted"), ("erased_at", "erased")])
     def test_restriction_and_erasure_deny_every_channel(
         self, client: TestClient, app: FastAPI, tenant: Tenant, mark_as: str, reason: str
     ) -> None:

@@ -114,7 +114,7 @@ def test_refusing_an_objection_keeps_the_persons_own_restriction(client: TestCli
     assert customer(client, tenant, person["id"])["restriction_ground"] == "accuracy_contested"
     act(client, tenant, objection["id"], "refuse", reasons="Compelling legitimate grounds: an open contract.")
     after = customer(client, tenant, person["id"])
-    assert after["restricted_since"] is not None
+    assert after["restricted_at"] is not None
     assert after["restriction_ground"] == "accuracy_contested"
     assert after["restriction_fields"] == ["city"]
 
@@ -125,14 +125,14 @@ def test_with_two_objections_weighed_refusing_one_keeps_the_restriction(client: 
     first = intake(client, tenant, "objection", **body)
     second = intake(client, tenant, "objection", **body)
     act(client, tenant, first["id"], "refuse", reasons="Our grounds override for the first.")
-    assert customer(client, tenant, person["id"])["restricted_since"] is not None
+    assert customer(client, tenant, person["id"])["restricted_at"] is not None
     path = f"/v1/customers/{person['id']}/restriction"
     assert client.post(f"{path}/notice", json={"via": "letter"}, headers=tenant.headers()).status_code == 200
     lift = client.delete(path, headers=tenant.headers())
     assert lift.status_code == 409
     assert "18(1)(d)" in lift.json()["detail"]
     act(client, tenant, second["id"], "refuse", reasons="Our grounds override for the second as well.")
-    assert customer(client, tenant, person["id"])["restricted_since"] is None
+    assert customer(client, tenant, person["id"])["restricted_at"] is None
 
 
 def test_lifting_a_restriction_tells_the_recipients(client: TestClient, tenant: Tenant) -> None:

@@ -333,7 +333,7 @@ def test_restriction_blocks_marketing_and_edits_until_lifted_after_notice(client
     done = act(client, tenant, request["id"], "complete")
     assert done["outcome"]["ground"] == "accuracy_contested"
     restricted = customer(client, tenant, person["id"])
-    assert restricted["restricted_since"] is not None
+    assert restricted["restricted_at"] is not None
     assert restricted["restriction_fields"] == ["city"]
     assert all(d["reason"] == "restricted" for d in decisions(client, tenant, person["id"]).values())
     # Only the contested field may be corrected meanwhile.
@@ -349,7 +349,7 @@ def test_restriction_blocks_marketing_and_edits_until_lifted_after_notice(client
     assert notice.status_code == 200
     lifted = client.delete(f"{path}/restriction", headers=tenant.headers())
     assert lifted.status_code == 200, lifted.text
-    assert lifted.json()["restricted_since"] is None
+    assert lifted.json()["restricted_at"] is None
     assert client.patch(path, json={"last_name": "Uusi"}, headers=tenant.headers()).status_code == 200
     assert client.delete(f"{path}/restriction", headers=tenant.headers()).status_code == 409  # not restricted now
 
@@ -370,13 +370,13 @@ def test_particular_situation_objection_restricts_until_decided(client: TestClie
     assert customer(client, tenant, person["id"])["restriction_ground"] == "objection_pending"
     done = act(client, tenant, upheld["id"], "complete")
     assert done["outcome"]["upheld"] is True
-    assert customer(client, tenant, person["id"])["restricted_since"] is not None
+    assert customer(client, tenant, person["id"])["restricted_at"] is not None
 
     other = new_customer(client, tenant)
     refused = intake(client, tenant, "objection", customer_id=other["id"], objection={"kind": "particular_situation"})
-    assert customer(client, tenant, other["id"])["restricted_since"] is not None
+    assert customer(client, tenant, other["id"])["restricted_at"] is not None
     act(client, tenant, refused["id"], "refuse", reasons="Compelling legitimate grounds: an open contract.")
-    assert customer(client, tenant, other["id"])["restricted_since"] is None  # the refusal told the person
+    assert customer(client, tenant, other["id"])["restricted_at"] is None  # the refusal told the person
 
 
 def test_marketing_prohibition_on_named_channels(client: TestClient, tenant: Tenant) -> None:

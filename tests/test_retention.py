@@ -48,9 +48,9 @@ def sweep(app: FastAPI, client: TestClient, tenant: Tenant, today: dt.date, dry_
     maker = app.state.owner_sessionmaker
 
     async def run() -> retention.Report:
-        report = await retention.expired(maker=maker, controller_id=tenant.id, today=today)
+        report = await worker.retention_expired(maker, tenant.id, today)
         if not dry_run:
-            await retention.anonymise(maker=maker, controller_id=tenant.id, report=report, today=today)
+            await worker.retention_anonymise(maker, report, tenant.id, today)
         return report
 
     assert client.portal is not None

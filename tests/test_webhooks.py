@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import worker
+from app.actor import Actor
 from app.json import loads
 from app.models.api_keys import Role
 from app.models.marketing import MarketingUpdate
-from app.security import Actor
 from app.services import marketing
 from tests.conftest import Tenant, new_customer
 
@@ -117,12 +117,18 @@ class TestSubscriptions:
 
 class TestDelivery:
     def test_signed_delivery_after_commit(
-        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str, owner_db: Any
     ) -> None:
         hook = subscribe(client, tenant, receiver.url)
         customer = new_customer(client, tenant, external_id="shop-77")
         prohibit(client, tenant, customer["id"])
         assert receiver.received == []  # nothing is sent from inside the request
+        job = owner_db.execute(
+            "SELECT queue_name, task_name, lock, status::text FROM procrastinate_jobs "
+            "WHERE args->>'controller_id' = %s",
+            (str(tenant.id),),
+        ).fetchall()
+        assert job == [("webhooks", "deliver", f"webhook:{hook['id']}:{customer['id']}", "todo")]
         work_the_queue(client, database_url)
         assert len(receiver.received) == 1
         headers, body = receiver.received[0]
@@ -179,10 +185,12 @@ class TestDelivery:
         assert receiver.received == []
 
     def test_a_rolled_back_change_sends_nothing(
-        self, client: TestClient, app: FastAPI, tenant: Tenant, receiver: Receiver, database_url: str
+        self, client: TestClient, app: FastAPI, tenant: Tenant, receiver: Receiver, database_url: str, owner_db: Any
     ) -> None:
         hook = subscribe(client, tenant, receiver.url)
         customer = new_customer(client, tenant)
+        jobs = "SELECT count(*) FROM procrastinate_jobs WHERE args->>'controller_id' = %s"
+        before = owner_db.execute(jobs, (str(tenant.id),)).fetchone()
         actor = Actor(controller_id=tenant.id, key_id=None, name="test", role="admin")
 
         async def change_then_fail() -> None:
@@ -199,6 +207,7 @@ class TestDelivery:
         assert client.portal is not None
         with pytest.raises(RuntimeError, match="failed after"):
             client.portal.call(change_then_fail)
+        assert owner_db.execute(jobs, (str(tenant.id),)).fetchone() == before  # the job went with the change
         work_the_queue(client, database_url)
         assert receiver.received == []
         assert client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"] == []

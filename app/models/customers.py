@@ -211,7 +211,7 @@ class Customer(CustomerFields, table=True):
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # GDPR Art. 18: while restricted, the data is only stored (no marketing, no disclosure).
-    restricted_since: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    restricted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     restriction_ground: str | None = Field(default=None, max_length=40)
     # Art. 18(1)(a): while the accuracy is contested, only the disputed fields may be corrected.
     restriction_fields: list[str] = Field(
@@ -246,7 +246,7 @@ class CustomerPublic(CustomerFields):
     version: int = Field(description="Changes on every update; the ETag carries it.")
     created_at: dt.datetime
     updated_at: dt.datetime | None
-    restricted_since: dt.datetime | None = Field(
+    restricted_at: dt.datetime | None = Field(
         default=None, description="Processing restricted (Art. 18): the data is only stored."
     )
     restriction_ground: str | None = Field(default=None, description="The Art. 18(1) ground.")

@@ -152,7 +152,7 @@ class Decision(BaseModel):
 
 class ChannelState(BaseModel):
     channel: Channel
-    prohibited_since: dt.datetime | None
+    prohibited_at: dt.datetime | None
     consent_given_at: dt.datetime | None
     consent_withdrawn_at: dt.datetime | None
     opt_out_offered_at: dt.datetime | None
@@ -175,7 +175,7 @@ class MarketingState(BaseModel):
     """A customer's marketing permissions: the current state per channel, and every change that led to it."""
 
     customer_id: uuid.UUID
-    objection_since: dt.datetime | None
+    objected_at: dt.datetime | None
     channels: list[ChannelState]
     history: list[HistoryEntry]
 
@@ -184,11 +184,11 @@ class MarketingState(BaseModel):
             "examples": [
                 {
                     "customer_id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
-                    "objection_since": None,
+                    "objected_at": None,
                     "channels": [
                         {
                             "channel": "electronic",
-                            "prohibited_since": None,
+                            "prohibited_at": None,
                             "consent_given_at": "2026-11-20T10:15:00Z",
                             "consent_withdrawn_at": None,
                             "opt_out_offered_at": None,

@@ -73,8 +73,9 @@ _IMPORT_EXAMPLE = (
     summary="Import customers (NDJSON), upserting by external id",
     description="One customer per line, as `PUT /v1/customers/by-external-id/{external_id}` takes one, with its "
     "`external_id` in the line: a new one creates the customer, a known one replaces it. Every change is "
-    "audited. A line that is not JSON, not a valid customer, or not allowed (the person was erased, or is "
-    "restricted and the line changes more than the contested fields) applies nothing and is reported by "
+    "audited. A line that is not JSON, not a valid customer, longer than a JSON body may be "
+    "(`REKISTERI_MAX_BODY_BYTES`), or not allowed (the person was erased, or is restricted and the line changes "
+    "more than the contested fields) applies nothing and is reported by "
     "number; every other line applies whole. The import is one transaction: if the connection drops or the "
     "server dies before the answer, nothing of it was applied. `on_error=abort`: one bad line and nothing is "
     "applied (422, with every bad line). Streamed: send as much as you like in one body (up to "
@@ -120,7 +121,12 @@ async def import_customers(
                 first.body, status_code=first.status or 200, headers={**first.headers, "idempotent-replayed": "true"}
             )
     report = await customer_import.run(
-        session=session, actor=actor, chunks=request.stream(), abort_on_error=on_error == "abort", digest=digest
+        session=session,
+        actor=actor,
+        chunks=request.stream(),
+        abort_on_error=on_error == "abort",
+        digest=digest,
+        max_line=request.app.state.settings.max_body_bytes,
     )
     errors = [ImportErrorLine(**e) for e in report.errors]
     if on_error == "abort" and report.failed:

@@ -11,6 +11,7 @@ from typing import IO, Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from app import ndjson
 from app.db import Session, tenant_session
 from app.errors import UnsupportedMediaType, problem_responses
 from app.json import dumps
@@ -86,32 +87,6 @@ SPOOL_IN_MEMORY = 1 << 20  # bytes of answers kept in memory; the rest waits on 
 IN_FLIGHT = 2  # batches checked at once
 
 
-async def _lines(request: Request) -> AsyncIterator[bytes | None]:
-    """The body's lines as they arrive; None stands for a line over MAX_LINE (its bytes are dropped)."""
-    pending = bytearray()
-    overlong = False
-    async for chunk in request.stream():
-        start = 0
-        while (end := chunk.find(b"\n", start)) != -1:
-            if overlong or len(pending) + end - start > MAX_LINE:
-                yield None
-            else:
-                pending += chunk[start:end]
-                yield bytes(pending)
-            pending.clear()
-            overlong = False
-            start = end + 1
-        if not overlong:
-            pending += chunk[start:]
-            if len(pending) > MAX_LINE:
-                overlong = True
-                pending.clear()
-    if overlong:
-        yield None
-    elif pending:
-        yield bytes(pending)
-
-
 def _replay(spool: IO[bytes]) -> Iterator[bytes]:
     spool.seek(0)
     while chunk := spool.read(1 << 16):
@@ -167,13 +142,11 @@ async def check_many(
     in_flight: deque[asyncio.Task[bytes]] = deque()
     try:
         batch: list[service.Line] = []
-        number = 0
-        async for raw in _lines(request):
-            number += 1
-            if raw is None:
-                batch.append(service.Line(number, invalid=f"longer than {MAX_LINE} bytes"))
-            elif raw.strip():
-                batch.append(service.parse_line(number, raw))
+        async for line in ndjson.lines(request.stream(), max_line=MAX_LINE):
+            if line.data is None:
+                batch.append(service.Line(line.number, invalid=f"longer than {MAX_LINE} bytes"))
+            else:
+                batch.append(service.parse_line(line.number, line.data))
             if len(batch) >= service.BATCH:
                 in_flight.append(asyncio.create_task(answer(batch)))
                 batch = []

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.responses import Response
+from werkzeug.datastructures import LanguageAccept, MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from app.db import Session
 from app.errors import NotAcceptable, problem_responses
@@ -49,34 +51,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _ranges(header: str | None) -> list[tuple[str, float]]:
-    """The header's ranges with their quality, e.g. [("text/html", 1.0), ("*/*", 0.8)]."""
-    found = []
-    for part in (header or "").split(","):
-        name, *params = (p.strip() for p in part.split(";"))
-        if not name:
-            continue
-        q = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 0.0
-        found.append((name.lower(), q))
-    return found
-
-
-def _specificity(offer: str, wanted: str) -> int | None:
-    """How closely a range names a media type: 2 exactly, 1 by its type (text/*), 0 by */*; None: not at all."""
-    if wanted == offer:
-        return 2
-    if wanted.endswith("/*") and offer.split("/")[0] == wanted[:-2]:
-        return 1
-    return 0 if wanted == "*/*" else None
-
-
 def negotiate_format(request: Request, asked: NoticeFormat | None) -> NoticeFormat:
     """The format asked by `?format=`, else the one the Accept header prefers (RFC 9110 12.5.1).
 
@@ -85,33 +59,27 @@ def negotiate_format(request: Request, asked: NoticeFormat | None) -> NoticeForm
     """
     if asked is not None:
         return asked
-    ranges = _ranges(request.headers.get("accept"))
-    if not ranges:
+    # Media type parameters (charset=…) are left out: each format has one representation.
+    ranges = parse_accept_header(request.headers.get("accept"))
+    accept = MIMEAccept([(media.split(";")[0], quality) for media, quality in ranges])
+    if not accept:
         return NoticeFormat.json
-    best: tuple[float, int, NoticeFormat] | None = None
-    for rank, (offer, fmt) in enumerate(_MEDIA.items()):
-        matches = [(spec, q) for wanted, q in ranges if (spec := _specificity(offer, wanted)) is not None]
-        if not matches:
-            continue
-        q = max(matches)[1]
-        if q > 0 and (best is None or (q, -rank) > (best[0], best[1])):
-            best = (q, -rank, fmt)
-    if best is None:
+    # MIMEAccept.quality() answers from the most specific matching range; max() keeps the first of equals.
+    quality, fmt = max(((accept.quality(media), fmt) for media, fmt in _MEDIA.items()), key=lambda offer: offer[0])
+    if quality <= 0:
         raise NotAcceptable("The notice is available as application/json, text/html or text/markdown.")
-    return best[2]
+    return fmt
 
 
 def negotiate_language(request: Request, asked: NoticeLanguage | None, default: str) -> NoticeLanguage:
     """The language asked by `?lang=`, else the first of fi, sv, en the Accept-Language header prefers."""
     if asked is not None:
         return asked
-    refused = set()
-    for name, q in sorted(_ranges(request.headers.get("accept-language")), key=lambda r: -r[1]):
-        primary = name.split("-")[0]
-        if primary in NoticeLanguage.__members__ and primary not in refused:
-            if q > 0:
-                return NoticeLanguage(primary)
-            refused.add(primary)
+    # Sorted by quality, ties in the header's order; a tag counts by its primary language (sv-FI is sv).
+    for tag, quality in parse_accept_header(request.headers.get("accept-language"), LanguageAccept):
+        primary = tag.split("-")[0].lower()
+        if quality > 0 and primary in NoticeLanguage.__members__:
+            return NoticeLanguage(primary)
     return NoticeLanguage(default)
 
 

@@ -147,7 +147,7 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
             "regular_sources": [_local(v, lang) for v in notice.get("sources", [])],
         },
         "automated_decision_making": _local(notice.get("automated_decisions"), lang) or words["not_stated"],
-        "restricted_since": customer.restricted_since,
+        "restricted_at": customer.restricted_at,
         "erased_at": customer.erased_at,
         "rights": [
             {"right": right, "article": article, "how": words["rights"][_WORDING.get(right, right)][1]}

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app import audit, subject_keys
 from app.actor import Actor
 from app.models.audit import AuditEvent, AuditEventPublic, AuditHead, AuditVerification, FieldChange
+from app.tenancy import scoped
 
 _table = AuditEvent.__table__  # type: ignore[attr-defined]
 
@@ -31,10 +31,10 @@ class AuditFilter:
 
 
 def _read(
-    session: Session, controller_id: uuid.UUID, where: AuditFilter, after: int | None, limit: int
+    *, session: Session, controller_id: uuid.UUID, where: AuditFilter, after: int | None, limit: int
 ) -> list[AuditEventPublic]:
     c = _table.c
-    query = select(_table).where(c.controller_id == controller_id)
+    query = scoped(_table, controller_id)
     for column, value in (
         (c.entity, where.entity),
         (c.entity_id, where.entity_id),
@@ -85,7 +85,9 @@ async def list_events(
     *, session: AsyncSession, actor: Actor, where: AuditFilter, after: int | None, limit: int
 ) -> list[AuditEventPublic]:
     """List the controller's audit events oldest first, values decrypted where the key still exists."""
-    return await session.run_sync(lambda s: _read(s, actor.controller_id, where, after, limit))
+    return await session.run_sync(
+        lambda s: _read(session=s, controller_id=actor.controller_id, where=where, after=after, limit=limit)
+    )
 
 
 def _walk(rows: Iterator[Any]) -> tuple[AuditVerification, int, bytes]:
@@ -113,10 +115,10 @@ def _walk(rows: Iterator[Any]) -> tuple[AuditVerification, int, bytes]:
     return AuditVerification(ok=True, events_checked=checked, first_broken_seq=None), checked, prev
 
 
-def _check_head(session: Session, controller_id: uuid.UUID, last_seq: int, last_hash: bytes) -> str | None:
+def _check_head(*, session: Session, controller_id: uuid.UUID, last_seq: int, last_hash: bytes) -> str | None:
     """Compare the end of the chain with its sealed head; say what is wrong, if anything."""
     heads = AuditHead.__table__  # type: ignore[attr-defined]
-    query = select(heads).where(heads.c.controller_id == controller_id)
+    query = scoped(heads, controller_id)
     head = session.connection().execute(query).one_or_none()
     if head is None:
         return "the chain head is missing" if last_seq else None
@@ -129,18 +131,13 @@ def _check_head(session: Session, controller_id: uuid.UUID, last_seq: int, last_
     return None
 
 
-def verify_chain(session: Session, controller_id: uuid.UUID) -> AuditVerification:
+def verify_chain(*, session: Session, controller_id: uuid.UUID) -> AuditVerification:
     """Recompute one controller's chain from the first event; report the first link that does not hold."""
-    query = (
-        select(_table)
-        .where(_table.c.controller_id == controller_id)
-        .order_by(_table.c.seq)
-        .execution_options(yield_per=1000)
-    )
+    query = scoped(_table, controller_id).order_by(_table.c.seq).execution_options(yield_per=1000)
     result, last_seq, last_hash = _walk(iter(session.connection().execute(query)))
     if not result.ok:
         return result
-    problem = _check_head(session, controller_id, last_seq, last_hash)
+    problem = _check_head(session=session, controller_id=controller_id, last_seq=last_seq, last_hash=last_hash)
     if problem is not None:
         return AuditVerification(ok=False, events_checked=last_seq, first_broken_seq=last_seq + 1, reason=problem)
     return result
@@ -148,4 +145,9 @@ def verify_chain(session: Session, controller_id: uuid.UUID) -> AuditVerificatio
 
 async def verify(*, session: AsyncSession, actor: Actor) -> AuditVerification:
     """Verify the actor's controller's chain."""
-    return await session.run_sync(lambda s: verify_chain(s, actor.controller_id))
+    return await verify_controller(session=session, controller_id=actor.controller_id)
+
+
+async def verify_controller(*, session: AsyncSession, controller_id: uuid.UUID) -> AuditVerification:
+    """Verify one controller's chain, whoever asks (the operator's command checks them all)."""
+    return await session.run_sync(lambda s: verify_chain(session=s, controller_id=controller_id))

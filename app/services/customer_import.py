@@ -1,11 +1,11 @@
 """Bulk import of customers: NDJSON lines, each upserted by its external id, in one audited transaction.
 
 Every line is a whole customer, as `PUT /v1/customers/by-external-id/{external_id}` takes it (its `external_id`
-in the line): a new external id creates, a known one replaces. A line that is not JSON, not a valid customer, or
-not allowed (the person erased, or restricted and the line changes more than the contested fields) is reported
-with its number and applies nothing; every other line applies whole. Nothing is committed before the last line:
-an import cut short (a dropped connection, a killed process) leaves the register as it was. With
-`on_error=abort`, one bad line applies none.
+in the line): a new external id creates, a known one replaces. A line that is not JSON, not a valid customer,
+longer than the PUT's body may be, or not allowed (the person erased, or restricted and the line changes more
+than the contested fields) is reported with its number and applies nothing; every other line applies whole.
+Nothing is committed before the last line: an import cut short (a dropped connection, a killed process) leaves
+the register as it was. With `on_error=abort`, one bad line applies none.
 
 The lines are handled in batches: one query finds the batch's known external ids, the ORM writes it, its audit
 events are encrypted and set aside (`app.audit.seal`) and the batch leaves the session, so memory stays flat
@@ -26,10 +26,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from app import ndjson
+from app.actor import Actor
 from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
-from app.security import Actor
 from app.services.customers import apply, check_editable, lock_external_ids
 from app.validators import NUL_IN_JSON
 
@@ -88,23 +89,19 @@ def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:
     return data
 
 
-async def lines(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[tuple[int, bytes]]:
-    """The body's non-blank lines with their numbers (1-based), hashing the bytes as they pass."""
-    rest, number = b"", 0
+def _too_long(max_line: int) -> list[dict[str, Any]]:
+    return [{"loc": [], "msg": f"longer than {max_line} bytes", "type": "too_long"}]
+
+
+async def _hashed(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[bytes]:
+    """The body's chunks as they are, fed to `digest` as they pass."""
     async for chunk in chunks:
         digest.update(chunk)
-        rest += chunk
-        *complete, rest = rest.split(b"\n")
-        for line in complete:
-            number += 1
-            if line.strip():
-                yield number, line
-    if rest.strip():
-        yield number + 1, rest
+        yield chunk
 
 
 async def _apply_batch(
-    session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
+    *, session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
     ids = list({data.external_id for _, data in batch})
     # One unique-index lookup an id, whatever the planner knows of the table: a register being filled by an
@@ -142,30 +139,39 @@ async def _apply_batch(
 
 
 async def run(
-    *, session: AsyncSession, actor: Actor, chunks: AsyncIterator[bytes], abort_on_error: bool, digest: Any
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    chunks: AsyncIterator[bytes],
+    abort_on_error: bool,
+    digest: Any,
+    max_line: int,
 ) -> ImportReport:
-    """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint)."""
+    """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint).
+
+    A line over `max_line` bytes is refused unread, as the body of the PUT it stands for would be.
+    """
     report = ImportReport()
     batch: list[tuple[int, CustomerCreate]] = []
     locked = False  # the external-id locks: another import, PUT or POST of these ids waits until this commits
-    async for number, line in lines(chunks, digest):
+    async for line in ndjson.lines(_hashed(chunks, digest), max_line=max_line):
         report.lines += 1
-        parsed = parse(line)
+        parsed = parse(line.data) if line.data is not None else _too_long(max_line)
         if isinstance(parsed, list):
-            report.refuse(number, parsed)
+            report.refuse(line.number, parsed)
             continue
         if abort_on_error and report.failed:
             continue  # nothing will be applied: only find the other bad lines
-        batch.append((number, parsed))
+        batch.append((line.number, parsed))
         if len(batch) >= BATCH:
             if not locked:  # more batches may follow: every id's lock now, before any row lock
-                await lock_external_ids(session, actor, None)
+                await lock_external_ids(session=session, actor=actor, external_ids=None)
                 locked = True
-            await _apply_batch(session, actor, batch, report)
+            await _apply_batch(session=session, actor=actor, batch=batch, report=report)
             batch = []
     if batch and not (abort_on_error and report.failed):
         if not locked:  # the whole import is this batch: a small one locks its ids only
             ids = {data.external_id for _, data in batch if data.external_id}
-            await lock_external_ids(session, actor, ids if len(ids) <= SMALL else None)
-        await _apply_batch(session, actor, batch, report)
+            await lock_external_ids(session=session, actor=actor, external_ids=ids if len(ids) <= SMALL else None)
+        await _apply_batch(session=session, actor=actor, batch=batch, report=report)
     return report

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import false, func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.actor import Actor
@@ -19,6 +19,7 @@ from app.models.base import utcnow
 from app.models.customers import IDENTIFYING, Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
 from app.models.orders import Order
 from app.models.requests import SubjectRequest
+from app.tenancy import scoped
 from app.validators import normalise_phone
 
 _DATA_FIELDS = tuple(CustomerFields.model_fields)
@@ -40,10 +41,8 @@ def _check_consistent(customer: Customer) -> None:
         raise Unprocessable("Keep at least one of " + ", ".join(IDENTIFYING) + ".")
 
 
-async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
-    query = select(Customer.id).where(
-        Customer.controller_id == actor.controller_id, Customer.external_id == external_id
-    )
+async def _external_id_taken(*, session: AsyncSession, actor: Actor, external_id: str, but: uuid.UUID | None) -> bool:
+    query = scoped(Customer, actor, Customer.id).where(Customer.external_id == external_id)
     if but is not None:
         query = query.where(Customer.id != but)
     return (await session.scalar(query)) is not None
@@ -54,7 +53,7 @@ def _lock_key(actor: Actor, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: Iterable[str] | None) -> None:
+async def lock_external_ids(*, session: AsyncSession, actor: Actor, external_ids: Iterable[str] | None) -> None:
     """Serialise the writers of these external ids until commit, so that two upserts of a new one do not both
     insert; None: of every external id of the controller.
 
@@ -77,8 +76,8 @@ async def lock_external_ids(session: AsyncSession, actor: Actor, external_ids: I
 async def create_customer(*, session: AsyncSession, actor: Actor, data: CustomerCreate) -> Customer:
     """Add a customer to the register."""
     if data.external_id is not None:
-        await lock_external_ids(session, actor, (data.external_id,))
-        if await _external_id_taken(session, actor, data.external_id, None):
+        await lock_external_ids(session=session, actor=actor, external_ids=(data.external_id,))
+        if await _external_id_taken(session=session, actor=actor, external_id=data.external_id, but=None):
             raise Conflict("A customer with this external_id exists already; use PUT by-external-id to upsert.")
     values = data.model_dump(exclude_unset=True)
     values["kind"] = values.get("kind") or CustomerKind.private
@@ -92,7 +91,7 @@ async def get_customer(
     *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, for_update: bool = False
 ) -> Customer:
     """Return one customer of the actor's controller."""
-    query = select(Customer).where(Customer.controller_id == actor.controller_id, Customer.id == customer_id)
+    query = scoped(Customer, actor).where(Customer.id == customer_id)
     if for_update:
         query = query.with_for_update()
     customer = await session.scalar(query)
@@ -139,7 +138,7 @@ async def list_customers(
 ) -> list[Customer]:
     """List customers in the order they were added, optionally filtered."""
     # Erased customers are blocked from every other use: not listed, not found by search.
-    query = select(Customer).where(Customer.controller_id == actor.controller_id, col(Customer.erased_at).is_(None))
+    query = scoped(Customer, actor).where(col(Customer.erased_at).is_(None))
     query = _search(query, email=email, phone=phone, name=name, external_id=external_id)
     if after is not None:
         query = query.where(func.row(Customer.created_at, Customer.id) > func.row(*after))
@@ -157,7 +156,7 @@ def check_editable(customer: Customer, fields: set[str]) -> None:
             "The person's data was erased; what is kept is blocked from every other use (a business "
             "contact's relationship_end_date aside, which ends its hold)."
         )
-    if customer.restricted_since is not None:
+    if customer.restricted_at is not None:
         blocked = sorted(fields - set(customer.restriction_fields))
         if blocked:
             raise Conflict(
@@ -194,8 +193,8 @@ async def update_customer(
     values = data.model_dump(exclude_unset=True)
     new_external_id = values.get("external_id")
     if new_external_id is not None and new_external_id != customer.external_id:
-        await lock_external_ids(session, actor, (new_external_id,))
-        if await _external_id_taken(session, actor, new_external_id, customer.id):
+        await lock_external_ids(session=session, actor=actor, external_ids=(new_external_id,))
+        if await _external_id_taken(session=session, actor=actor, external_id=new_external_id, but=customer.id):
             raise Conflict("Another customer has this external_id.")
     check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
     apply(customer, values)
@@ -213,11 +212,9 @@ async def upsert_by_external_id(
     must_exist: bool = False,
 ) -> tuple[Customer, bool]:
     """Create or replace the customer with this external id; return it and whether it was created."""
-    await lock_external_ids(session, actor, (external_id,))
+    await lock_external_ids(session=session, actor=actor, external_ids=(external_id,))
     customer = await session.scalar(
-        select(Customer)
-        .where(Customer.controller_id == actor.controller_id, Customer.external_id == external_id)
-        .with_for_update()
+        scoped(Customer, actor).where(Customer.external_id == external_id).with_for_update()
     )
     values = dict.fromkeys(_DATA_FIELDS) | data.model_dump(exclude_unset=True)
     values["external_id"] = external_id
@@ -244,18 +241,14 @@ async def delete_customer(
 
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id, for_update=True)
     check_version(customer.version, expected)
-    if customer.erased_at is not None or customer.restricted_since is not None:
+    if customer.erased_at is not None or customer.restricted_at is not None:
         raise Conflict("The customer is erased or restricted; the data may only be stored as it is.")
-    has_orders = await session.scalar(
-        select(Order.id).where(Order.controller_id == actor.controller_id, Order.customer_id == customer_id).limit(1)
-    )
+    has_orders = await session.scalar(scoped(Order, actor, Order.id).where(Order.customer_id == customer_id).limit(1))
     if has_orders is not None:
         # Orders are accounting records (Accounting Act 1336/1997 2:10); what may go is decided by erasure.
         raise Conflict("The customer has orders; use an erasure request, which keeps what the law requires.")
     has_requests = await session.scalar(
-        select(SubjectRequest.id)
-        .where(SubjectRequest.controller_id == actor.controller_id, SubjectRequest.customer_id == customer_id)
-        .limit(1)
+        scoped(SubjectRequest, actor, SubjectRequest.id).where(SubjectRequest.customer_id == customer_id).limit(1)
     )
     if has_requests is not None:
         # The requests are the proof that the person was answered; erasure keeps them without the values.

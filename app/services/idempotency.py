@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
+from app.actor import Actor
 from app.errors import Conflict, Unprocessable
 from app.json import dumps
 from app.models.idempotency import IdempotencyRecord
-from app.security import Actor
+from app.tenancy import owned, scoped
 
 KEEP = dt.timedelta(hours=24)
 HEADERS = ("location", "etag", "content-type")
@@ -55,11 +56,7 @@ async def claim(
     )
     if claimed is not None:
         return None
-    first = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.controller_id == actor.controller_id, IdempotencyRecord.key == key
-        )
-    )
+    first = await session.scalar(scoped(IdempotencyRecord, actor).where(IdempotencyRecord.key == key))
     assert first is not None  # the conflicting row committed before ON CONFLICT gave up
     if first.status is None:
         raise Conflict("A request with this Idempotency-Key is still being handled; retry shortly.")
@@ -105,8 +102,7 @@ async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uui
     """Erasure: answers that hold the person's data go (a retry after that is a new request)."""
     await session.execute(
         delete(IdempotencyRecord).where(
-            col(IdempotencyRecord.controller_id) == actor.controller_id,
-            col(IdempotencyRecord.subject_id) == subject_id,
+            owned(IdempotencyRecord, actor), col(IdempotencyRecord.subject_id) == subject_id
         )
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from app.actor import Actor
 from app.errors import Conflict, Unprocessable
 from app.json import loads
 from app.models.base import utcnow
@@ -28,9 +29,9 @@ from app.models.marketing import (
     Reason,
 )
 from app.models.webhooks import EventType
-from app.security import Actor
 from app.services import webhooks
 from app.services.customers import get_customer
+from app.tenancy import owned
 from app.validators import normalise_phone
 
 # Per customer and channel: for each kind of event, when the latest one was recorded (which decides: what the
@@ -52,7 +53,7 @@ _AGGREGATES = ",\n".join(
 )
 _FACTS = text(
     """
-    SELECT c.id, c.kind, c.restricted_since, c.erased_at,
+    SELECT c.id, c.kind, c.restricted_at, c.erased_at,
            (c.relationship_start_date <= current_date
               AND (c.relationship_end_date IS NULL OR c.relationship_end_date >= current_date))
            OR (c.relationship_end_date IS NULL AND EXISTS (
@@ -80,11 +81,11 @@ class Facts:
     restricted: bool
     erased: bool
     existing_customer: bool
-    prohibited_since: dt.datetime | None
-    consent_since: dt.datetime | None
+    prohibited_at: dt.datetime | None
+    consented_at: dt.datetime | None
     consent_withdrawn_at: dt.datetime | None
     opt_out_offered_at: dt.datetime | None
-    objection_since: dt.datetime | None
+    objected_at: dt.datetime | None
 
 
 def _on(on_rec: dt.datetime | None, off_rec: dt.datetime | None, on_at: dt.datetime | None) -> dt.datetime | None:
@@ -95,17 +96,17 @@ def _on(on_rec: dt.datetime | None, off_rec: dt.datetime | None, on_at: dt.datet
 
 
 def _facts(row: Any) -> Facts:
-    consent_since = _on(row.consent_granted_rec, row.consent_withdrawn_rec, row.consent_granted_at)
+    consented_at = _on(row.consent_granted_rec, row.consent_withdrawn_rec, row.consent_granted_at)
     return Facts(
         kind=CustomerKind(row.kind),
-        restricted=row.restricted_since is not None,
+        restricted=row.restricted_at is not None,
         erased=row.erased_at is not None,
         existing_customer=bool(row.existing_customer),
-        prohibited_since=_on(row.prohibited_rec, row.prohibition_lifted_rec, row.prohibited_at),
-        consent_since=consent_since,
-        consent_withdrawn_at=row.consent_withdrawn_at if consent_since is None else None,
+        prohibited_at=_on(row.prohibited_rec, row.prohibition_lifted_rec, row.prohibited_at),
+        consented_at=consented_at,
+        consent_withdrawn_at=row.consent_withdrawn_at if consented_at is None else None,
         opt_out_offered_at=row.opt_out_offered_at,
-        objection_since=_on(row.objected_rec, row.objection_withdrawn_rec, row.objected_at),
+        objected_at=_on(row.objected_rec, row.objection_withdrawn_rec, row.objected_at),
     )
 
 
@@ -131,16 +132,16 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
         return answer(False, Reason.erased, "The person's data was erased (GDPR Art. 17).")
     if facts.restricted:
         return answer(False, Reason.restricted, "Processing is restricted: the data may only be stored (Art. 18).")
-    if facts.objection_since is not None:
+    if facts.objected_at is not None:
         return answer(False, Reason.objection, "The person objected to direct marketing (Art. 21(3)).")
-    if facts.prohibited_since is not None:
+    if facts.prohibited_at is not None:
         return answer(False, Reason.prohibited, f"The person forbade {channel.value} marketing.")
     if channel not in (Channel.electronic, Channel.partner_disclosure):
         return answer(True, Reason.not_prohibited, "Allowed until the person forbids it.")
     if facts.kind is CustomerKind.business:
         return answer(True, Reason.business_contact, "A business contact: allowed until prohibited (917/2014 § 200).")
-    if facts.consent_since is not None:
-        return answer(True, Reason.consent, f"The person consented on {facts.consent_since.date().isoformat()}.")
+    if facts.consented_at is not None:
+        return answer(True, Reason.consent, f"The person consented on {facts.consented_at.date().isoformat()}.")
     if facts.consent_withdrawn_at is not None:
         return answer(False, Reason.consent_withdrawn, "The person withdrew their consent.")
     if (
@@ -188,14 +189,14 @@ _ON_OFF = {
 def _changes(data: MarketingUpdate, current: dict[Channel, Facts]) -> Iterable[tuple[Channel | None, MarketingAction]]:
     """The events that take the current state to the requested one; nothing for what already holds."""
     if data.objection is not None:
-        objected = current[Channel.electronic].objection_since is not None
+        objected = current[Channel.electronic].objected_at is not None
         if data.objection != objected:
             yield None, MarketingAction.objected if data.objection else MarketingAction.objection_withdrawn
     for channel, change in data.channels.items():
         facts = current[channel]
-        if change.prohibited is not None and change.prohibited != (facts.prohibited_since is not None):
+        if change.prohibited is not None and change.prohibited != (facts.prohibited_at is not None):
             yield channel, _ON_OFF["prohibited"][0 if change.prohibited else 1]
-        if change.consent is not None and change.consent != (facts.consent_since is not None):
+        if change.consent is not None and change.consent != (facts.consented_at is not None):
             yield channel, _ON_OFF["consent"][0 if change.consent else 1]
         if change.opt_out_offered is not None:
             if channel is not Channel.electronic or not change.opt_out_offered:
@@ -207,7 +208,7 @@ def _changes(data: MarketingUpdate, current: dict[Channel, Facts]) -> Iterable[t
                 yield channel, MarketingAction.opt_out_offered
 
 
-async def _all_facts(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
+async def _all_facts(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
     """The facts for one customer on every channel, in one query."""
     rows = await session.execute(
         _FACTS,
@@ -233,7 +234,7 @@ async def update(
     if any(c.consent for c in data.channels.values()) and not data.wording:
         # GDPR Art. 7(1): the controller must be able to show what the person consented to.
         raise Unprocessable("A consent needs the wording the person agreed to.", loc=("body", "wording"))
-    current = await _all_facts(session, actor, customer_id)
+    current = await _all_facts(session=session, actor=actor, customer_id=customer_id)
     changes = list(_changes(data, current))
     for channel, action in changes:
         session.add(
@@ -251,7 +252,7 @@ async def update(
             )
         )
     await session.flush()
-    result = await _state(session, actor, customer_id)
+    result = await _state(session=session, actor=actor, customer_id=customer_id)
     if changes:
         # Systems that keep their own mailing lists must apply the change too.
         await webhooks.enqueue(
@@ -274,24 +275,24 @@ async def update(
 async def state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
     """The customer's permissions per channel, with the decision for each and the whole history."""
     await get_customer(session=session, actor=actor, customer_id=customer_id)
-    return await _state(session, actor, customer_id)
+    return await _state(session=session, actor=actor, customer_id=customer_id)
 
 
-async def _state(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
-    current = await _all_facts(session, actor, customer_id)
+async def _state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> MarketingState:
+    current = await _all_facts(session=session, actor=actor, customer_id=customer_id)
     history = await session.scalars(
         select(MarketingEvent)
-        .where(MarketingEvent.controller_id == actor.controller_id, MarketingEvent.customer_id == customer_id)
+        .where(owned(MarketingEvent, actor), MarketingEvent.customer_id == customer_id)
         .order_by(col(MarketingEvent.created_at))
     )
     return MarketingState(
         customer_id=customer_id,
-        objection_since=current[Channel.electronic].objection_since,
+        objected_at=current[Channel.electronic].objected_at,
         channels=[
             ChannelState(
                 channel=channel,
-                prohibited_since=facts.prohibited_since,
-                consent_given_at=facts.consent_since,
+                prohibited_at=facts.prohibited_at,
+                consent_given_at=facts.consented_at,
                 consent_withdrawn_at=facts.consent_withdrawn_at,
                 opt_out_offered_at=facts.opt_out_offered_at,
                 decision=decide(channel, facts).for_channel(channel),
@@ -348,7 +349,7 @@ _RESOLVE = {
 }
 
 
-async def _resolve(session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
+async def _resolve(*, session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
     wanted: dict[str, set[str]] = {}
     for line in lines:
         if line.key is not None and line.value is not None:
@@ -367,7 +368,7 @@ async def check_batch(
     *, session: AsyncSession, actor: Actor, lines: list[Line], channel: Channel, own_similar_products: bool
 ) -> list[dict[str, Any]]:
     """Answer a batch of campaign lines in their order; several people behind one identifier: all must allow."""
-    matches = await _resolve(session, actor, lines)
+    matches = await _resolve(session=session, actor=actor, lines=lines)
     ids = {cid for group in matches.values() for cid in group}
     facts = await facts_for(session=session, actor=actor, customer_ids=list(ids), channel=channel)
     answers = []

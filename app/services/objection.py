@@ -42,7 +42,7 @@ async def carry_out(
         await on_receipt(session=session, actor=actor, request=request, customer=customer)
         return {"kind": ObjectionKind.direct_marketing.value}
     # Upheld: processing on legitimate interests stops; the data stays restricted to storage.
-    if customer.restricted_since is None:
+    if customer.restricted_at is None:
         await restriction.restrict(
             session=session, actor=actor, customer=customer, ground=RestrictionGround.objection_pending, fields=[]
         )

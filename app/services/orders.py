@@ -8,17 +8,18 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col
 
 from app.actor import Actor
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models.base import utcnow
 from app.models.orders import Order, OrderCreate, OrderUpdate
 from app.services.customers import get_customer
+from app.tenancy import scoped
 
 
-async def _external_id_taken(session: AsyncSession, actor: Actor, external_id: str) -> bool:
-    query = select(Order.id).where(Order.controller_id == actor.controller_id, Order.external_id == external_id)
+async def _external_id_taken(*, session: AsyncSession, actor: Actor, external_id: str) -> bool:
+    query = scoped(Order, actor, Order.id).where(Order.external_id == external_id)
     return (await session.scalar(query)) is not None
 
 
@@ -27,7 +28,9 @@ async def create_order(*, session: AsyncSession, actor: Actor, customer_id: uuid
     customer = await get_customer(session=session, actor=actor, customer_id=customer_id)
     if customer.erased_at is not None:
         raise Conflict("The person's data was erased; what is kept is blocked from every other use.")
-    if data.external_id is not None and await _external_id_taken(session, actor, data.external_id):
+    if data.external_id is not None and await _external_id_taken(
+        session=session, actor=actor, external_id=data.external_id
+    ):
         raise Conflict("An order with this external_id exists already.")
     order = Order(
         controller_id=actor.controller_id,
@@ -54,14 +57,14 @@ async def list_orders(
 ) -> list[Order]:
     """List a customer's orders in the order they were recorded."""
     await get_customer(session=session, actor=actor, customer_id=customer_id)
-    query = select(Order).where(Order.controller_id == actor.controller_id, Order.customer_id == customer_id)
+    query = scoped(Order, actor).where(Order.customer_id == customer_id)
     if after is not None:
         query = query.where(func.row(Order.created_at, Order.id) > func.row(*after))
     query = query.order_by(col(Order.created_at), col(Order.id)).limit(limit)
     return list(await session.scalars(query))
 
 
-async def _may_change(session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
+async def _may_change(*, session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
     """A restricted or erased person's orders are only stored: their invoice may still be settled or collected.
 
     GDPR Art. 18(2) allows processing for legal claims while restricted, and an unpaid invoice is what an
@@ -71,7 +74,7 @@ async def _may_change(session: AsyncSession, actor: Actor, order: Order, changes
     if not others:
         return
     customer = await get_customer(session=session, actor=actor, customer_id=order.customer_id)
-    if customer.erased_at is not None or customer.restricted_since is not None:
+    if customer.erased_at is not None or customer.restricted_at is not None:
         state = "erased" if customer.erased_at is not None else "restricted (GDPR Art. 18)"
         raise Conflict(
             f"The person's data is {state}: the order is only stored, and only its invoice_status may change "
@@ -83,16 +86,14 @@ async def update_order(
     *, session: AsyncSession, actor: Actor, order_id: uuid.UUID, data: OrderUpdate, expected: set[int] | None
 ) -> Order:
     """Change an order, typically its invoice status; a stale `expected` version changes nothing."""
-    order = await session.scalar(
-        select(Order).where(Order.controller_id == actor.controller_id, Order.id == order_id).with_for_update()
-    )
+    order = await session.scalar(scoped(Order, actor).where(Order.id == order_id).with_for_update())
     if order is None:
         raise NotFound("No such order.")
     if expected is not None and order.version not in expected:
         raise PreconditionFailed("The order has changed since you read it; read it again (ETag).")
     values = data.model_dump(exclude_unset=True, mode="python")
     if values.get("external_id") not in (None, order.external_id) and await _external_id_taken(
-        session, actor, values["external_id"]
+        session=session, actor=actor, external_id=values["external_id"]
     ):
         raise Conflict("Another order has this external_id.")
     if "lines" in values:
@@ -104,7 +105,7 @@ async def update_order(
         if not (value is None and key in {"order_date", "lines", "total", "currency", "invoice_status"})
         and getattr(order, key) != value
     }
-    await _may_change(session, actor, order, changes)
+    await _may_change(session=session, actor=actor, order=order, changes=changes)
     for key, value in changes.items():
         setattr(order, key, value)
     if changes:

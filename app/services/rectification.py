@@ -59,7 +59,7 @@ async def rectify(
 ) -> dict[str, Any]:
     """Apply the corrections not refused, through the audited path; tell the recipients."""
     refused = dict(refused)
-    if customer.restricted_since is not None:
+    if customer.restricted_at is not None:
         # GDPR Art. 18(2): while restricted, only the correction under review may change the data.
         for name in corrections:
             if name not in customer.restriction_fields and name not in refused:

@@ -43,9 +43,9 @@ async def carry_out(
     recipients = await restrict(
         session=session, actor=actor, customer=customer, ground=RestrictionGround(ground), fields=fields
     )
-    assert customer.restricted_since is not None
+    assert customer.restricted_at is not None
     return {
-        "restricted_since": customer.restricted_since.isoformat(),
+        "restricted_at": customer.restricted_at.isoformat(),
         "ground": ground,
         "contested_fields": fields,
         "recipients_notified": recipients,
@@ -67,8 +67,8 @@ async def restrict(
     """Mark the customer restricted; return the recipients told."""
     if customer.erased_at is not None:
         raise Conflict("The person's data was erased; there is nothing left to restrict.")
-    if customer.restricted_since is None:
-        customer.restricted_since = utcnow()
+    if customer.restricted_at is None:
+        customer.restricted_at = utcnow()
         customer.restriction_ground = ground.value
     elif ground is not RestrictionGround.objection_pending:
         # A ground of the person's own outranks the weighing of an objection: refusing the objection
@@ -91,7 +91,7 @@ async def record_notice(
     *, session: AsyncSession, actor: Actor, customer: Customer, data: RestrictionNotice
 ) -> Customer:
     """Record that the person was told the restriction will be lifted (Art. 18(3))."""
-    if customer.restricted_since is None:
+    if customer.restricted_at is None:
         raise Conflict("The customer is not restricted.")
     at = data.notified_at or utcnow()
     if at.tzinfo is None:
@@ -129,7 +129,7 @@ async def lift(
 ) -> list[str]:
     """Lift the restriction: only after the person was told (Art. 18(3)), and not while an objection other
     than `other_than` is weighed. Return the recipients told."""
-    if customer.restricted_since is None:
+    if customer.restricted_at is None:
         raise Conflict("The customer is not restricted.")
     if await objection_pending(session=session, actor=actor, customer=customer, other_than=other_than):
         raise Conflict(
@@ -140,7 +140,7 @@ async def lift(
         raise Conflict(
             "Tell the person first (GDPR Art. 18(3)): record it with POST /v1/customers/{id}/restriction/notice."
         )
-    customer.restricted_since = None
+    customer.restricted_at = None
     customer.restriction_ground = None
     customer.restriction_fields = []
     customer.restriction_notice = None

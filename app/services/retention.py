@@ -20,21 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, exists, or_, select
 
+from app.actor import attach, system_actor
 from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.orders import Order
 from app.models.profile import ControllerProfile
 from app.models.requests import OPEN_STATUSES
-from app.security import system_actor
-from app.services import deadlines, erasure
+from app.services import erasure
+from app.tenancy import same_tenant, scoped
 
 BATCH = 100
 OPEN = [status.value for status in OPEN_STATUSES]
@@ -55,7 +55,7 @@ _EXPIRED = text("""
           AND (CAST(:only AS uuid[]) IS NULL OR customer_id = ANY(CAST(:only AS uuid[])))
         GROUP BY customer_id
     ), ended AS (
-        SELECT c.id, c.restricted_since IS NOT NULL AS restricted,
+        SELECT c.id, c.restricted_at IS NOT NULL AS restricted,
                EXISTS (SELECT 1 FROM subject_request r
                        WHERE r.controller_id = c.controller_id AND r.customer_id = c.id
                          AND r.status::text = ANY(CAST(:open AS text[]))) AS open_request,
@@ -102,7 +102,7 @@ def _rule_years(controller: Controller) -> int | None:
 
 
 async def _relationships_ended(
-    session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
+    *, session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
 ) -> tuple[list[Expired], dict[str, int]]:
     params = {"controller": controller_id, "years": years, "today": today, "only": only, "open": OPEN}
     rows = await session.execute(_EXPIRED, params)
@@ -119,16 +119,13 @@ async def _relationships_ended(
 
 
 async def _holds_ended(
-    session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
+    *, session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
 ) -> list[Expired]:
     held = {name for fields in erasure.HOLD_FIELDS.values() for name in fields}
-    has_orders = exists().where(
-        col(Order.controller_id) == col(Customer.controller_id), col(Order.customer_id) == col(Customer.id)
-    )
-    query = select(Customer).where(
-        Customer.controller_id == controller.id,
+    has_orders = exists().where(same_tenant(Order, Customer), col(Order.customer_id) == col(Customer.id))
+    query = scoped(Customer, controller.id).where(
         col(Customer.erased_at).is_not(None),
-        col(Customer.restricted_since).is_(None),
+        col(Customer.restricted_at).is_(None),
         or_(has_orders, *(col(getattr(Customer, name)).is_not(None) for name in sorted(held))),
     )
     if only is not None:
@@ -136,7 +133,7 @@ async def _holds_ended(
     customers = list(await session.scalars(query.order_by(col(Customer.id))))
     orders: dict[uuid.UUID, list[Order]] = {c.id: [] for c in customers}
     if customers:
-        kept = select(Order).where(Order.controller_id == controller.id, col(Order.customer_id).in_(list(orders)))
+        kept = scoped(Order, controller.id).where(col(Order.customer_id).in_(list(orders)))
         for order in await session.scalars(kept):
             orders[order.customer_id].append(order)
     years = await erasure.voucher_years(session=session, actor=system_actor(controller.id, ACTOR_NAME))
@@ -152,87 +149,58 @@ async def find(*, session: AsyncSession, controller: Controller, today: dt.date)
     years = _rule_years(controller)
     report = Report(controller=controller.slug, customer_years=years)
     if years is not None:
-        report.expired, report.left = await _relationships_ended(session, controller.id, years, today, None)
-    report.expired += await _holds_ended(session, controller, today, None)
+        report.expired, report.left = await _relationships_ended(
+            session=session, controller_id=controller.id, years=years, today=today, only=None
+        )
+    report.expired += await _holds_ended(session=session, controller=controller, today=today, only=None)
     return report
 
 
-async def expired(
-    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
-) -> Report:
-    """What has expired by `today` for one controller, read in one transaction; nothing is changed."""
-    async with maker() as session, session.begin():
-        controller = await session.get(Controller, controller_id)
-        assert controller is not None
-        return await find(session=session, controller=controller, today=today or deadlines.today())
+async def expired(*, session: AsyncSession, controller_id: uuid.UUID, today: dt.date) -> Report:
+    """What has expired by `today` for one controller (nothing is changed)."""
+    controller = await session.get(Controller, controller_id)
+    assert controller is not None
+    return await find(session=session, controller=controller, today=today)
 
 
 async def anonymise(
-    *,
-    maker: async_sessionmaker[AsyncSession],
-    controller_id: uuid.UUID,
-    report: Report,
-    today: dt.date | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> Report:
-    """Anonymise what `report` found, a batch per transaction; `progress` hears how many each batch took."""
-    today = today or deadlines.today()
-    for start in range(0, len(report.expired), BATCH):
-        batch = report.expired[start : start + BATCH]
-        report.anonymised += await _anonymise(maker, controller_id, report.customer_years, batch, today)
-        if progress is not None:
-            progress(len(batch))
-    return report
-
-
-async def sweep(
-    *, maker: async_sessionmaker[AsyncSession], controller_id: uuid.UUID, today: dt.date | None = None
-) -> Report:
-    """Find what has expired and anonymise it."""
-    today = today or deadlines.today()
-    report = await expired(maker=maker, controller_id=controller_id, today=today)
-    return await anonymise(maker=maker, controller_id=controller_id, report=report, today=today)
-
-
-async def _anonymise(
-    maker: async_sessionmaker[AsyncSession],
-    controller_id: uuid.UUID,
-    years: int | None,
-    batch: list[Expired],
-    today: dt.date,
+    *, session: AsyncSession, controller_id: uuid.UUID, years: int | None, batch: list[Expired], today: dt.date
 ) -> int:
-    """Erase one batch in one transaction, each person checked again under lock (the register moved on)."""
+    """Erase one batch, each person checked again under lock (the register moved on); how many were erased.
+
+    A batch at a time, each in its own transaction (app.worker), so a sweep cut short loses nothing.
+    """
     actor = system_actor(controller_id, ACTOR_NAME)
     done = 0
-    async with maker() as session, session.begin():
-        session.info["actor"] = actor
-        controller = await session.get(Controller, controller_id)
-        assert controller is not None
-        ids = [e.customer_id for e in batch]
-        locked = select(Customer).where(Customer.controller_id == controller_id, col(Customer.id).in_(ids))
-        customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
-        still = set()
-        if years is not None:
-            ended, _ = await _relationships_ended(session, controller_id, years, today, ids)
-            still |= {e.customer_id for e in ended}
-        still |= {e.customer_id for e in await _holds_ended(session, controller, today, ids)}
-        for entry in batch:
-            if entry.customer_id not in still:
-                continue
-            customer = customers[entry.customer_id]
-            await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
-            await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
-            done += 1
+    attach(session, actor)
+    controller = await session.get(Controller, controller_id)
+    assert controller is not None
+    ids = [e.customer_id for e in batch]
+    locked = scoped(Customer, controller_id).where(col(Customer.id).in_(ids))
+    customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
+    still = set()
+    if years is not None:
+        ended, _ = await _relationships_ended(
+            session=session, controller_id=controller_id, years=years, today=today, only=ids
+        )
+        still |= {e.customer_id for e in ended}
+    still |= {e.customer_id for e in await _holds_ended(session=session, controller=controller, today=today, only=ids)}
+    for entry in batch:
+        if entry.customer_id not in still:
+            continue
+        customer = customers[entry.customer_id]
+        await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
+        await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
+        done += 1
     return done
 
 
-async def controllers(*, maker: async_sessionmaker[AsyncSession], slug_or_id: str | None) -> list[Controller]:
+async def controllers(*, session: AsyncSession, slug_or_id: str | None) -> list[Controller]:
     """The controllers to sweep: one, or all."""
-    async with maker() as session:
-        query = select(Controller).order_by(col(Controller.slug))
-        if slug_or_id is not None:
-            try:
-                query = query.where(Controller.id == uuid.UUID(slug_or_id))
-            except ValueError:
-                query = query.where(Controller.slug == slug_or_id)
-        return list(await session.scalars(query))
+    query = select(Controller).order_by(col(Controller.slug))
+    if slug_or_id is not None:
+        try:
+            query = query.where(Controller.id == uuid.UUID(slug_or_id))
+        except ValueError:
+            query = query.where(Controller.slug == slug_or_id)
+    return list(await session.scalars(query))

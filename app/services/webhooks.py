@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
+import datetime as dt
 import ipaddress
 import secrets
 import time
@@ -14,17 +13,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import standardwebhooks
 from sqlalchemy import or_, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app import jobs
+from app.actor import Actor
 from app.config import get_settings
 from app.errors import NotFound, Unprocessable
 from app.json import dumps
 from app.models.base import utcnow
 from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
-from app.security import Actor
 from app.subject_keys import default_keyring
+from app.tenancy import same_tenant, scoped
 
 MAX_ATTEMPTS = 9  # the first try and eight retries, 4 s to 18 h apart: about a day in all
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -33,9 +35,7 @@ DEADLINE = 15.0  # seconds for a whole delivery, however slowly the receiver tri
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The webhook-signature header value: v1,base64(HMAC-SHA256(key, "id.timestamp.body"))."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return standardwebhooks.Webhook(secret).sign(message_id, dt.datetime.fromtimestamp(timestamp, dt.UTC), body)
 
 
 async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) -> tuple[Webhook, str]:
@@ -60,7 +60,7 @@ async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) ->
 
 async def list_webhooks(*, session: AsyncSession, actor: Actor, after: uuid.UUID | None, limit: int) -> list[Webhook]:
     """The controller's live subscriptions."""
-    query = select(Webhook).where(Webhook.controller_id == actor.controller_id, col(Webhook.deleted_at).is_(None))
+    query = scoped(Webhook, actor).where(col(Webhook.deleted_at).is_(None))
     if after is not None:
         query = query.where(Webhook.id > after)
     return list(await session.scalars(query.order_by(col(Webhook.id)).limit(limit)))
@@ -69,11 +69,7 @@ async def list_webhooks(*, session: AsyncSession, actor: Actor, after: uuid.UUID
 async def get_webhook(*, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) -> Webhook:
     """One live subscription."""
     webhook = await session.scalar(
-        select(Webhook).where(
-            Webhook.controller_id == actor.controller_id,
-            Webhook.id == webhook_id,
-            col(Webhook.deleted_at).is_(None),
-        )
+        scoped(Webhook, actor).where(Webhook.id == webhook_id, col(Webhook.deleted_at).is_(None))
     )
     if webhook is None:
         raise NotFound("No such webhook.")
@@ -92,19 +88,16 @@ async def deliveries(
 ) -> list[tuple[WebhookDelivery, str]]:
     """A subscription's deliveries, newest first, with the event type of each."""
     # The history stays readable after the subscription is stopped.
-    found = await session.scalar(
-        select(Webhook.id).where(Webhook.controller_id == actor.controller_id, Webhook.id == webhook_id)
-    )
+    found = await session.scalar(scoped(Webhook, actor, Webhook.id).where(Webhook.id == webhook_id))
     if found is None:
         raise NotFound("No such webhook.")
     query = (
-        select(WebhookDelivery, WebhookEvent.type)
+        scoped(WebhookDelivery, actor, WebhookDelivery, WebhookEvent.type)
         .join(
             WebhookEvent,
-            (col(WebhookEvent.controller_id) == col(WebhookDelivery.controller_id))
-            & (col(WebhookEvent.id) == col(WebhookDelivery.event_id)),
+            same_tenant(WebhookEvent, WebhookDelivery) & (col(WebhookEvent.id) == col(WebhookDelivery.event_id)),
         )
-        .where(WebhookDelivery.controller_id == actor.controller_id, WebhookDelivery.webhook_id == webhook_id)
+        .where(WebhookDelivery.webhook_id == webhook_id)
     )
     if after is not None:
         query = query.where(WebhookDelivery.id < after)
@@ -154,8 +147,8 @@ async def enqueue(
         )
     hooks = (
         await session.execute(
-            select(Webhook.id, Webhook.description, Webhook.url).where(
-                Webhook.controller_id == actor.controller_id, col(Webhook.deleted_at).is_(None), or_(*wanted)
+            scoped(Webhook, actor, Webhook.id, Webhook.description, Webhook.url).where(
+                col(Webhook.deleted_at).is_(None), or_(*wanted)
             )
         )
     ).all()
@@ -176,18 +169,17 @@ async def enqueue(
     if deliveries:
         # The job rows commit with the change or not at all: no event is lost, none sent for a rollback.
         # One lock per subscriber and person: their events go out in order, a retry holding back the later ones.
-        await session.execute(
-            text(
-                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
-                "SELECT 'webhooks', 'deliver', l, "
-                "jsonb_build_object('delivery_id', d, 'controller_id', CAST(:c AS text)) "
-                "FROM unnest(CAST(:ids AS text[]), CAST(:locks AS text[])) AS t(d, l)"
-            ),
-            {
-                "ids": [str(d.id) for d in deliveries],
-                "locks": [f"webhook:{d.webhook_id}:{subject_id or event.id}" for d in deliveries],
-                "c": str(actor.controller_id),
-            },
+        await jobs.defer(
+            session=session,
+            task_name="deliver",
+            queue=jobs.WEBHOOKS,
+            jobs=[
+                (
+                    f"webhook:{d.webhook_id}:{subject_id or event.id}",
+                    {"delivery_id": str(d.id), "controller_id": str(actor.controller_id)},
+                )
+                for d in deliveries
+            ],
         )
     return [recipient_name(hook.description, hook.url) for hook in hooks]
 
@@ -204,7 +196,7 @@ async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uui
     )
 
 
-async def _drop_transient(session: AsyncSession, event: WebhookEvent) -> None:
+async def _drop_transient(*, session: AsyncSession, event: WebhookEvent) -> None:
     keys = TRANSIENT.get(event.type)
     if not keys:
         return
@@ -213,17 +205,16 @@ async def _drop_transient(session: AsyncSession, event: WebhookEvent) -> None:
     # event's row lock first makes them settle one after another, so the last sees the others settled
     # (and the payload as they left it).
     locked = await session.scalar(
-        select(WebhookEvent)
-        .where(WebhookEvent.controller_id == event.controller_id, WebhookEvent.id == event.id)
+        scoped(WebhookEvent, event.controller_id)
+        .where(WebhookEvent.id == event.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     assert locked is not None
     event = locked
     pending = await session.scalar(
-        select(WebhookDelivery.id)
+        scoped(WebhookDelivery, event.controller_id, WebhookDelivery.id)
         .where(
-            WebhookDelivery.controller_id == event.controller_id,
             WebhookDelivery.event_id == event.id,
             WebhookDelivery.status == DeliveryStatus.pending,
         )
@@ -250,66 +241,71 @@ class DeliveryFailed(Exception):
     """The subscriber did not take the event; the queue retries with backoff."""
 
 
+async def _post(client: httpx.AsyncClient, webhook: Webhook, event: WebhookEvent) -> dict[str, Any]:
+    """Send the event, signed, to the subscriber; the attempt as it is recorded."""
+    secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
+    body = dumps(event.payload)
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": str(event.id),
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, str(event.id), timestamp, body),
+    }
+    started = time.perf_counter()
+    status_code, error = None, None
+    try:
+        if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
+            error = "AddressNotAllowed"
+        else:
+            # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
+            async with (
+                asyncio.timeout(DEADLINE),
+                client.stream("POST", webhook.url, content=body, headers=headers) as response,
+            ):
+                status_code = response.status_code
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        error = type(exc).__name__
+    return {
+        "at": utcnow().isoformat(),
+        "status_code": status_code,
+        "error": error,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
 async def deliver(
-    maker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *, delivery_id: str, controller_id: str
-) -> None:
-    """Send one delivery; record the attempt; raise DeliveryFailed to be retried."""
-    async with maker() as session, session.begin():
-        delivery = await session.scalar(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.controller_id == uuid.UUID(controller_id), WebhookDelivery.id == uuid.UUID(delivery_id)
-            )
-            .with_for_update(skip_locked=True)
-        )
-        if delivery is None or delivery.status is not DeliveryStatus.pending:
-            return  # another worker has it, or it is settled: deliver once
-        webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
-        event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
-        assert webhook is not None
-        assert event is not None
-        if webhook.deleted_at is not None:
-            delivery.status = DeliveryStatus.cancelled
-            await session.flush()
-            await _drop_transient(session, event)
-            return
-        secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
-        body = dumps(event.payload)
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": str(event.id),
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, str(event.id), timestamp, body),
-        }
-        started = time.perf_counter()
-        status_code, error = None, None
-        try:
-            if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
-                error = "AddressNotAllowed"
-            else:
-                # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
-                async with (
-                    asyncio.timeout(DEADLINE),
-                    client.stream("POST", webhook.url, content=body, headers=headers) as response,
-                ):
-                    status_code = response.status_code
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
-            error = type(exc).__name__
-        attempt = {
-            "at": utcnow().isoformat(),
-            "status_code": status_code,
-            "error": error,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        }
-        delivery.attempts = [*delivery.attempts, attempt]
-        ok = status_code is not None and 200 <= status_code < 300
-        if ok:
-            delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
-        elif len(delivery.attempts) >= MAX_ATTEMPTS:
-            delivery.status = DeliveryStatus.failed
-        if delivery.status is not DeliveryStatus.pending:
-            await session.flush()
-            await _drop_transient(session, event)
-    if not ok and len(delivery.attempts) < MAX_ATTEMPTS:
-        raise DeliveryFailed(f"attempt {len(delivery.attempts)} got {status_code or error}")
+    *, session: AsyncSession, client: httpx.AsyncClient, delivery_id: str, controller_id: str
+) -> str | None:
+    """Send one delivery and record the attempt; return why it must be tried again, or None once it is settled.
+
+    The caller commits the attempt before it has the queue retry: a failure raised in here would roll it back.
+    """
+    delivery = await session.scalar(
+        scoped(WebhookDelivery, uuid.UUID(controller_id))
+        .where(WebhookDelivery.id == uuid.UUID(delivery_id))
+        .with_for_update(skip_locked=True)
+    )
+    if delivery is None or delivery.status is not DeliveryStatus.pending:
+        return None  # another worker has it, or it is settled: deliver once
+    webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
+    event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
+    assert webhook is not None
+    assert event is not None
+    if webhook.deleted_at is not None:
+        delivery.status = DeliveryStatus.cancelled
+        await session.flush()
+        await _drop_transient(session=session, event=event)
+        return None
+    attempt = await _post(client, webhook, event)
+    delivery.attempts = [*delivery.attempts, attempt]
+    status_code = attempt["status_code"]
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
+    elif len(delivery.attempts) >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.failed
+    await session.flush()
+    if delivery.status is not DeliveryStatus.pending:
+        await _drop_transient(session=session, event=event)
+        return None
+    return f"attempt {len(delivery.attempts)} got {status_code or attempt['error']}"

@@ -1,0 +1,29 @@
+"""The job queue (procrastinate): its queues, and jobs deferred in the caller's own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+from sqlalchemy.ext.asyncio import AsyncSession
+
+WEBHOOKS = "webhooks"
+MAINTENANCE = "maintenance"
+
+
+def make_app(conninfo: str) -> procrastinate.App:
+    """A procrastinate app on the service's database (a libpq URL)."""
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+
+
+# Defers by task name on a connection it is handed, never on its own: its pool is never opened, and the
+# tasks themselves live in app.worker.
+_deferrer = make_app("")
+
+
+async def defer(*, session: AsyncSession, task_name: str, queue: str, jobs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Defer one job per `(lock, arguments)` on the session's connection: it commits with the caller's change."""
+    connection = await (await session.connection()).get_raw_connection()
+    for lock, arguments in jobs:
+        deferrer = _deferrer.configure_task(task_name, queue=queue, lock=lock, connection=connection.driver_connection)
+        await deferrer.defer_async(**arguments)
