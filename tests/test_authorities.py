@@ -6,6 +6,7 @@ import json
 from importlib.resources import files
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.services.authorities import (
     VERIFIED_FIELDS,
@@ -15,6 +16,7 @@ from app.services.authorities import (
     finland,
     for_person,
 )
+from tests.conftest import Tenant, new_customer
 
 EU = {
     "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
@@ -123,3 +125,48 @@ def test_authorities_are_frozen() -> None:
     assert isinstance(fi, Authority)
     with pytest.raises(AttributeError):
         fi.email = "someone@example.com"  # type: ignore[misc]
+
+
+# --- federal states: Germany's Länder supervise companies -------------------------------------------------------
+
+
+def test_germany_lists_its_laender_and_says_where_to_turn() -> None:
+    germany = authority("DE")
+    assert germany is not None
+    assert germany.regional_note is not None
+    assert "Land" in germany.regional_note
+    assert len(germany.regions) == 16
+    assert {r.code for r in germany.regions} >= {"DE-BY", "DE-BE", "DE-NW", "DE-TH"}
+    assert all(not any(r.verified.values()) for r in germany.regions)  # best knowledge, marked so
+
+
+def test_a_controller_in_a_land_names_that_lands_authority() -> None:
+    """A German resident's authority: the controller's Land where the profile names it, else the BfDI and the note."""
+    named = for_person("DE", "DE-BY")
+    assert [a.country for a in named] == ["FI", "DE"]
+    assert "Bayerisches Landesamt" in named[1].name_native
+    assert not any(named[1].verified.values())
+    assert for_person("DE", None)[1].name_native.startswith("Bundesbeauftragte")
+    assert for_person("DE", "DE-XX")[1].name_native.startswith("Bundesbeauftragte")
+    assert for_person("SE", "DE-BY")[1].country == "SE"  # a region of another country changes nothing
+
+
+def test_the_letter_and_the_public_list_tell_germans_where_to_turn(client: TestClient, tenant: Tenant) -> None:
+    listed = client.get("/v1/complaint-authorities/de").json()
+    assert "Land" in listed["regional_note"]
+    assert len(listed["regions"]) == 16
+    person = new_customer(client, tenant, country="DE")
+    body = {"type": "erasure", "channel": "email", "customer_id": person["id"], "erasure": {"ground": "objection"}}
+    request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+    refused = {"reasons": "Manifestly unfounded."}
+    client.post(f"/v1/requests/{request['id']}/refuse", json=refused, headers=tenant.headers())
+    for lang, words in {"fi": "osavaltion", "sv": "delstatens", "en": "authority of the Land"}.items():
+        letter = client.get(f"/v1/requests/{request['id']}/letter?lang={lang}", headers=tenant.headers()).text
+        assert words in letter, lang
+
+
+def test_fi_note_cites_nothing_outside_the_repository() -> None:
+    finland_note = authority("FI")
+    assert finland_note is not None
+    assert finland_note.note is not None
+    assert "DESIGN.md" not in finland_note.note

@@ -688,3 +688,32 @@ class TestStreaming:
             got = client.portal.call(chunks, kind)
             assert len(got) > 1, kind
             assert all(got), f"{kind}: {sum(not c for c in got)} empty chunks of {len(got)}"
+
+
+# --- Art. 20(1): only what the person provided, each field with why ------------------------------------------
+
+
+def test_portability_covers_what_the_person_provided_and_says_why(client: TestClient, tenant: Tenant) -> None:
+    """An address from an update service is not provided by the person (Art. 20(1)); a correction they asked for
+    is. Each field's source is noted when it is written (`field_sources`)."""
+    person = new_customer(client, tenant, source="registration", street_address="Vanha tie 1", city="Espoo")
+    assert person["field_sources"]["street_address"] == "registration"
+    moved = {"street_address": "Uusi katu 2", "source": "update_service"}
+    updated = client.patch(f"/v1/customers/{person['id']}", json=moved, headers=tenant.headers()).json()
+    assert updated["field_sources"]["street_address"] == "update_service"
+    assert updated["field_sources"]["city"] == "registration"  # not written again: its source stays
+
+    doc = document(client, tenant, person["id"], kind="portability")
+    assert "street_address" not in doc["provided"]
+    assert doc["left_out"] == {"street_address": "obtained from an address update service, not provided by you"}
+    assert doc["provided"]["city"] == "Espoo"
+    assert doc["why_included"]["city"] == "you gave it when you registered"
+
+    body = {"type": "rectification", "channel": "email", "customer_id": person["id"]}
+    body["rectification"] = {"corrections": {"street_address": "Oikea katu 3"}}
+    request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+    client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+    corrected = document(client, tenant, person["id"], kind="portability")
+    assert corrected["provided"]["street_address"] == "Oikea katu 3"
+    assert corrected["why_included"]["street_address"] == "you gave it as a correction of your data"
+    assert corrected["left_out"] == {}

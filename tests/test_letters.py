@@ -458,11 +458,17 @@ class TestCompletion:
     def test_objections(self, language: str) -> None:
         marketing = render(make_context("completion", language, "objection"), "markdown")
         assert {"fi": "21 artiklan 3 kohta", "sv": "artikel 21.3", "en": "Article 21(3)"}[language] in marketing
-        upheld = {"kind": "particular_situation", "upheld": True}
+        # Upheld (Art. 21(1)): the data was erased (Art. 17(1)(c)) but what a hold keeps, and the letter says which.
+        upheld = {
+            "kind": "particular_situation",
+            "upheld": True,
+            "ground": "objection",
+            "erased": [{"category": "customer", "fields": ["email"]}],
+            "kept": [{"category": "orders", "reason": "accounting", "until": "2031-12-31", "count": 1}],
+        }
         stopped = render(make_context("completion", language, "objection", outcome=upheld), "markdown")
-        assert {"fi": "oikeutettuun etuumme", "sv": "berättigade intresse", "en": "legitimate interests"}[
-            language
-        ] in stopped
+        assert {"fi": "17 artiklan 1 kohdan c", "sv": "artikel 17.1 c", "en": "Article 17(1)(c)"}[language] in stopped
+        assert {"fi": "kirjanpitolain", "sv": "bokföringslag", "en": "Accounting Act"}[language] in stopped
         assert REMEDY_HEADING[language] not in stopped
         rejected = {"kind": "particular_situation", "upheld": False}
         continues = render(make_context("completion", language, "objection", outcome=rejected), "markdown")

@@ -76,6 +76,29 @@ def test_a_person_is_matched_by_email_or_left_unlinked(client: TestClient, tenan
     assert unknown["person"] == {"email": "nobody@example.fi", "first_name": "Ei"}
 
 
+@pytest.mark.parametrize(
+    ("written", "answer"),
+    [("en", "en"), ("en-GB", "en"), ("English", "en"), ("sv-FI", "sv"), ("svenska", "sv"), ("suomi", "fi")],
+)
+def test_the_answer_is_in_the_language_the_person_wrote_in(
+    client: TestClient, tenant: Tenant, written: str, answer: str
+) -> None:
+    """Art. 12(1): concise and intelligible; a request written in English was answered in Finnish before."""
+    person = new_customer(client, tenant, preferred_language="fi" if answer != "fi" else "sv")
+    request = intake(client, tenant, "access", customer_id=person["id"], language=written)
+    assert request["answer_language"] == answer
+
+
+def test_a_language_we_do_not_write_falls_back_to_the_customers_then_the_controllers(
+    client: TestClient, tenant: Tenant
+) -> None:
+    person = new_customer(client, tenant, preferred_language="sv")
+    assert intake(client, tenant, "access", customer_id=person["id"], language="de")["answer_language"] == "sv"
+    assert intake(client, tenant, "access", person={"email": "x@example.fi"}, language="et")["answer_language"] == "fi"
+    asked = intake(client, tenant, "access", customer_id=person["id"], language="en", answer_language="fi")
+    assert asked["answer_language"] == "fi"  # staff's explicit choice wins
+
+
 def test_no_form_is_required_any_channel_and_language(client: TestClient, tenant: Tenant) -> None:
     person = new_customer(client, tenant)
     for channel in ("letter", "email", "phone", "in_person", "web_form", "authorised_agent"):
@@ -369,8 +392,15 @@ def test_particular_situation_objection_restricts_until_decided(client: TestClie
     upheld = intake(client, tenant, "objection", customer_id=person["id"], objection={"kind": "particular_situation"})
     assert customer(client, tenant, person["id"])["restriction_ground"] == "objection_pending"
     done = act(client, tenant, upheld["id"], "complete")
+    # Upheld (Art. 21(1)): the processing ends, so the data goes through the erasure path (Art. 17(1)(c)), and
+    # with nothing left to process the restriction ends too; nothing is kept restricted for ever.
     assert done["outcome"]["upheld"] is True
-    assert customer(client, tenant, person["id"])["restricted_at"] is not None
+    assert done["outcome"]["ground"] == "objection"
+    assert {"category": "customer", "fields": ["email", "first_name", "last_name"]} in done["outcome"]["erased"]
+    assert done["outcome"]["kept"] == []
+    after = client.get(f"/v1/customers/{person['id']}", headers=tenant.headers()).json()
+    assert (after["restricted_at"], after["restriction_ground"], after["email"]) == (None, None, None)
+    assert after["erased_at"] is not None
 
     other = new_customer(client, tenant)
     refused = intake(client, tenant, "objection", customer_id=other["id"], objection={"kind": "particular_situation"})

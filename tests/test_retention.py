@@ -85,7 +85,8 @@ def test_expired_data_goes_and_unexpired_stays_as_the_clock_moves(
     ended_five_years_ago = new_customer(client, tenant, relationship_end_date=years(-5).isoformat())["id"]
     active_shopper = new_customer(client, tenant)["id"]  # private, no end date: a customer until their last order
     add_order(client, tenant, active_shopper, TODAY)
-    business = new_customer(client, tenant, kind="business", organisation="Oy Ab")["id"]  # an active relationship
+    # A business contact with no end date and no orders: the relationship counts from the day it was recorded.
+    business = new_customer(client, tenant, kind="business", organisation="Oy Ab")["id"]
 
     assert sweep(app, client, tenant, TODAY).expired == []
     assert sweep(app, client, tenant, years(5)).expired == []  # ten years not yet up for anyone
@@ -101,9 +102,10 @@ def test_expired_data_goes_and_unexpired_stays_as_the_clock_moves(
     assert (again.expired, again.anonymised) == ([], 0)
 
     much_later = sweep(app, client, tenant, years(10, days=1))
-    assert {e.customer_id for e in much_later.expired} == {uuid.UUID(ended_last_year), uuid.UUID(active_shopper)}
+    expected = {uuid.UUID(ended_last_year), uuid.UUID(active_shopper), uuid.UUID(business)}
+    assert {e.customer_id for e in much_later.expired} == expected
     assert erased(client, tenant, ended_last_year)
-    assert not erased(client, tenant, business)
+    assert erased(client, tenant, business)  # they, too, expire (Art. 5(1)(e))
     assert sweep(app, client, tenant, years(40)).expired == []
 
 
@@ -171,7 +173,7 @@ def test_a_business_contacts_hold_ends_with_the_relationship(client: TestClient,
     request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
     outcome = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers()).json()["outcome"]
     assert [k["reason"] for k in outcome["kept"]] == ["business_contact"]
-    assert sweep(app, client, tenant, years(30)).expired == []  # the relationship goes on: kept
+    assert sweep(app, client, tenant, years(5)).expired == []  # the relationship goes on: kept
     path = f"/v1/customers/{contact}"
     assert client.patch(path, json={"title": "myyjä"}, headers=tenant.headers()).status_code == 409
     ended = client.patch(path, json={"relationship_end_date": TODAY.isoformat()}, headers=tenant.headers())
@@ -181,6 +183,39 @@ def test_a_business_contacts_hold_ends_with_the_relationship(client: TestClient,
     assert [e.reason for e in report.expired] == [retention.HOLD_ENDED]
     after = state(client, tenant, contact)
     assert (after["first_name"], after["organisation"], after["title"]) == (None, None, None)
+
+
+def test_a_business_contacts_hold_ends_when_the_facts_end_the_relationship(
+    client: TestClient, app: FastAPI, tenant: Tenant
+) -> None:
+    """No end date recorded and no orders: the day the contact was recorded ends it, plus the period."""
+    keep_for_ten_years(client, tenant)
+    contact = new_customer(client, tenant, kind="business", organisation="Oy Ab", title="ostopäällikkö")["id"]
+    body = {"type": "erasure", "channel": "email", "customer_id": contact, "erasure": {"ground": "no_longer_necessary"}}
+    request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+    outcome = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers()).json()["outcome"]
+    assert [k["reason"] for k in outcome["kept"]] == ["business_contact"]
+    assert sweep(app, client, tenant, years(10)).expired == []  # the last day of the period
+    report = sweep(app, client, tenant, years(10, days=1))
+    assert [e.reason for e in report.expired] == [retention.RELATIONSHIP_ENDED]
+    assert f"relationship ended {TODAY.isoformat()}" in report.expired[0].detail
+    after = state(client, tenant, contact)
+    assert (after["title"], after["organisation"], after["relationship_end_date"]) == (None, None, None)
+    assert sweep(app, client, tenant, years(40)).expired == []
+
+
+def test_marketing_choices_and_corrections_never_extend_retention(
+    client: TestClient, app: FastAPI, tenant: Tenant
+) -> None:
+    """Art. 5(1)(e): the relationship is orders and recorded dates; a prohibition or a correction is not one."""
+    keep_for_ten_years(client, tenant)
+    person = new_customer(client, tenant)["id"]
+    add_order(client, tenant, person, years(-11))
+    forbid = {"channels": {"direct_mail": {"prohibited": True}}}
+    assert client.put(f"/v1/customers/{person}/marketing", json=forbid, headers=tenant.headers()).status_code == 200
+    assert client.patch(f"/v1/customers/{person}", json={"city": "Oulu"}, headers=tenant.headers()).status_code == 200
+    report = sweep(app, client, tenant, TODAY, dry_run=True)
+    assert [e.customer_id for e in report.expired] == [uuid.UUID(person)]
 
 
 # --- through the erasure path -------------------------------------------------------------------------------
@@ -323,3 +358,56 @@ def test_a_bad_date_is_refused(database_url: str, bad: str) -> None:
     result = rekisteri("retention", "sweep", "--dry-run", "--as-of", bad, env=env, check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_nothing_is_retained_forever_by_accident(client: TestClient, app: FastAPI, tenant: Tenant) -> None:
+    """Art. 5(1)(e): far in the future every kind of person is anonymised, or held by a named rule.
+
+    The only holds without an end are a restriction (Art. 18 lasts until it is lifted) and an open request
+    (until it is answered; its due date is given): each is reported by every sweep, never kept silently.
+    """
+    keep_for_ten_years(client, tenant)
+    people: dict[str, str] = {}
+    people["private"] = new_customer(client, tenant)["id"]
+    people["shopper"] = new_customer(client, tenant)["id"]
+    add_order(client, tenant, people["shopper"], years(-1))
+    people["business"] = new_customer(client, tenant, kind="business", organisation="Oy Ab", title="johtaja")["id"]
+    people["unpaid"] = new_customer(client, tenant)["id"]
+    add_order(client, tenant, people["unpaid"], TODAY, "in_collection")
+    people["settled"] = new_customer(client, tenant)["id"]
+    add_order(client, tenant, people["settled"], years(-3), "paid")
+    people["erased_with_holds"] = new_customer(client, tenant, kind="business", organisation="Oy Ab")["id"]
+    add_order(client, tenant, people["erased_with_holds"], TODAY, "open")
+    request = {"type": "erasure", "channel": "email", "erasure": {"ground": "no_longer_necessary"}}
+    made = client.post(
+        "/v1/requests", json=request | {"customer_id": people["erased_with_holds"]}, headers=tenant.headers()
+    )
+    done = client.post(f"/v1/requests/{made.json()['id']}/complete", json={}, headers=tenant.headers()).json()
+    assert {k["reason"] for k in done["outcome"]["kept"]} == {"open_invoice", "business_contact"}
+    people["restricted"] = new_customer(client, tenant)["id"]
+    restrict = {"type": "restriction", "channel": "email", "restriction": {"ground": "accuracy_contested"}}
+    made = client.post("/v1/requests", json=restrict | {"customer_id": people["restricted"]}, headers=tenant.headers())
+    client.post(f"/v1/requests/{made.json()['id']}/complete", json={}, headers=tenant.headers())
+    people["objected"] = new_customer(client, tenant)["id"]
+    objection = {"type": "objection", "channel": "email", "objection": {"kind": "particular_situation"}}
+    pending = client.post(
+        "/v1/requests", json=objection | {"customer_id": people["objected"]}, headers=tenant.headers()
+    )
+
+    report = sweep(app, client, tenant, years(50))
+
+    held = {str(h.customer_id): h for h in report.held}
+    assert set(held) == {people["restricted"], people["objected"]}
+    assert (held[people["restricted"]].rule, held[people["restricted"]].until) == ("restricted", None)
+    assert held[people["objected"]].rule == "open_request"
+    assert held[people["objected"]].until == dt.date.fromisoformat(pending.json()["due_date"])
+    personal = ("first_name", "last_name", "email", "organisation", "title", "relationship_end_date")
+    for name, customer_id in people.items():
+        if customer_id in held:
+            continue
+        after = state(client, tenant, customer_id)
+        assert after["erased_at"] is not None, name
+        assert [f for f in personal if after[f] is not None] == [], name
+        orders = client.get(f"/v1/customers/{customer_id}/orders", headers=tenant.headers()).json()["items"]
+        assert orders == [], name
+    assert sweep(app, client, tenant, years(50)).expired == []

@@ -12,6 +12,16 @@ from app.services import authorities
 _FINLAND: dict[str, Any] = dataclasses.asdict(authorities.finland())  # the example is the data
 
 
+class RegionPublic(BaseModel):
+    """A regional authority of a federal state (Germany's Länder), by ISO 3166-2 code."""
+
+    code: str = Field(description="ISO 3166-2, e.g. DE-BY.")
+    name_en: str
+    name_native: str
+    website: str
+    verified: dict[str, bool]
+
+
 class AuthorityPublic(BaseModel):
     """One supervisory authority; `verified` says, per field, whether it was checked at the source."""
 
@@ -31,6 +41,10 @@ class AuthorityPublic(BaseModel):
         "knowledge, to be checked before relying on it."
     )
     note: str | None = None
+    regional_note: str | None = Field(
+        default=None, description="Where regional authorities supervise private companies (Germany): where to turn."
+    )
+    regions: list[RegionPublic] = Field(default_factory=list, description="The regional authorities, if any.")
 
 
 class AuthorityList(BaseModel):

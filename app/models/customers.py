@@ -35,6 +35,12 @@ class DataSource(enum.StrEnum):
     customer_service = "customer_service"
 
 
+# Where a field's value came from: a write's DataSource, or the person's own correction (Art. 16).
+SUBJECT_REQUEST = "data_subject_request"
+# Art. 20(1): what the person provided; an address service or a partner is not the person.
+NOT_PROVIDED = frozenset({DataSource.update_service.value, DataSource.partner.value})
+
+
 class Language(enum.StrEnum):
     fi = "fi"
     sv = "sv"
@@ -221,6 +227,10 @@ class Customer(CustomerFields, table=True):
     restriction_notice: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     # GDPR Art. 17: erased; what the law requires is kept, blocked from every other use.
     erased_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Art. 15(1)(g), 20(1): where each field's value came from, as written (field -> a FieldSource).
+    field_sources: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'"))
+    )
 
 
 class CustomerPublic(CustomerFields):
@@ -255,6 +265,12 @@ class CustomerPublic(CustomerFields):
     )
     erased_at: dt.datetime | None = Field(
         default=None, description="Erased (Art. 17): what is left is kept by law, blocked from other use."
+    )
+    field_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each field's value came from when it was written: the write's `source` (or the "
+        "customer's), or `data_subject_request` for a correction the person asked for. A field written before "
+        "sources were kept has none here; the customer's `source` stands for it.",
     )
 
 

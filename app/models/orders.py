@@ -73,6 +73,15 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
+# Erasure holds an unpaid invoice as a legal claim (GDPR Art. 17(3)(e)) until it is settled or time-barred: three
+# years from the due date unless the limitation was interrupted, when three years run again from that day (Act on
+# the limitation of debts 728/2003, sections 4, 10 and 11). A settlement's voucher belongs to the financial year of
+# the settlement (Accounting Act 1336/1997 2:10).
+_DUE = "The invoice's due date; the limitation period (3 years, Act 728/2003) runs from it. Default: the order date."
+_SETTLED = "When the invoice was settled (paid or credited). Default: today, when the status becomes paid or credited."
+_INTERRUPTED = "The last day the limitation was interrupted (e.g. a reminder or a collection step, Act 728/2003 s. 10)."
+
+
 class OrderCreate(BaseModel):
     """A new order for the customer in the path."""
 
@@ -84,6 +93,9 @@ class OrderCreate(BaseModel):
     total: Money
     currency: CurrencyCode = Field(default="EUR", description="ISO 4217.")
     invoice_status: InvoiceStatus = InvoiceStatus.open
+    invoice_due_date: IsoDate | None = Field(default=None, description=_DUE)
+    settled_date: IsoDate | None = Field(default=None, description=_SETTLED)
+    limitation_interrupted_date: IsoDate | None = Field(default=None, description=_INTERRUPTED)
 
 
 class OrderUpdate(BaseModel):
@@ -97,6 +109,9 @@ class OrderUpdate(BaseModel):
     total: Money | None = None
     currency: CurrencyCode | None = None
     invoice_status: InvoiceStatus | None = None
+    invoice_due_date: IsoDate | None = Field(default=None, description=_DUE)
+    settled_date: IsoDate | None = Field(default=None, description=_SETTLED)
+    limitation_interrupted_date: IsoDate | None = Field(default=None, description=_INTERRUPTED)
 
 
 class Order(SQLModel, table=True):
@@ -122,6 +137,10 @@ class Order(SQLModel, table=True):
     total: Decimal = Field(sa_type=Numeric(14, 2))
     currency: str = Field(max_length=3)
     invoice_status: InvoiceStatus = Field(default=InvoiceStatus.open)
+    # NULL on orders recorded before these were kept: an unpaid one is then held until settled, as before.
+    invoice_due_date: dt.date | None = Field(default=None, sa_type=Date)
+    settled_date: dt.date | None = Field(default=None, sa_type=Date)
+    limitation_interrupted_date: dt.date | None = Field(default=None, sa_type=Date)
     version: int = Field(default=1)
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -137,6 +156,9 @@ class OrderPublic(BaseModel):
                 | {
                     "id": "6a1f0d2c-8b3e-4f5a-9c7d-1e2f3a4b5c6d",
                     "customer_id": "0b7e4c1e-3f0a-4d5e-9a7b-2f6c1d8e9a01",
+                    "invoice_due_date": "2026-12-04",
+                    "settled_date": None,
+                    "limitation_interrupted_date": None,
                     "version": 1,
                     "created_at": "2026-11-20T10:16:00Z",
                     "updated_at": None,
@@ -153,6 +175,9 @@ class OrderPublic(BaseModel):
     total: Money
     currency: str
     invoice_status: InvoiceStatus
+    invoice_due_date: dt.date | None
+    settled_date: dt.date | None
+    limitation_interrupted_date: dt.date | None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime | None

@@ -3,6 +3,7 @@ of examples/, docs/privacy-notice.md); validated strictly, as admins and operato
 
 from __future__ import annotations
 
+import calendar
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,8 +41,34 @@ class ProfileController(_Strict):
     phone: str | None = Field(default=None, max_length=40)
     email: EmailStr | None = None
     website: Text200 | None = None
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}-[A-Z0-9]{1,3}$",
+        description="ISO 3166-2 code of the region the controller is established in, where regional authorities "
+        "supervise companies (Germany's Länder, e.g. DE-BY): letters and exports then name that authority.",
+    )
+    financial_year_start: str = Field(
+        default="01-01",
+        pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        description="The first day of the financial year, MM-DD (tilikausi; e.g. 07-01 for 1.7.-30.6.): the "
+        "Accounting Act counts how long vouchers are kept from the end of the year in which it ends.",
+    )
 
     _business_id = field_validator("business_id")(normalise_business_id)
+
+    @field_validator("financial_year_start")
+    @classmethod
+    def _a_real_day(cls, value: str) -> str:
+        month, day = (int(part) for part in value.split("-"))
+        if value == "02-29" or day > calendar.monthrange(2001, month)[1]:
+            raise ValueError("not a day that every year has")
+        return value
+
+    def financial_year_first_day(self) -> tuple[int, int]:
+        """(month, day) of the financial year's first day."""
+        month, day = (int(part) for part in self.financial_year_start.split("-"))
+        return month, day
+
     _country = field_validator("country")(normalise_country)
     _phone = field_validator("phone")(normalise_phone)
 

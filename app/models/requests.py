@@ -197,6 +197,13 @@ class Complete(BaseModel):
         default_factory=dict,
         description="Rectification only: fields not corrected, each with the reason (the rest are applied).",
     )
+    release_business_contact: Reason | None = Field(
+        default=None,
+        max_length=2000,
+        description="Erasure only: erase a business contact's details although the business relationship goes "
+        "on (they are kept by default where the ground is Art. 17(1)(a) or (c)); the reasons are kept with the "
+        "request and audited.",
+    )
     note: str | None = Field(default=None, max_length=5000, description="Added to the answer.")
 
 

@@ -153,7 +153,9 @@ def _information(controller: Controller, customer: Customer, recipients: list[st
             {"right": right, "article": article, "how": words["rights"][_WORDING.get(right, right)][1]}
             for right, article in RIGHTS
         ],
-        "complaint_authorities": [_plain(a) for a in authorities.for_person(customer.country)],
+        "complaint_authorities": [
+            _plain(a) for a in authorities.for_person(customer.country, controllers.region(controller))
+        ],
     }
 
 

@@ -96,6 +96,6 @@ async def letter_context(
         person_address=address,
         outcome=_for_letter(request.outcome),
         refusal_reasons=request.refusal_reasons,
-        authorities=[dataclasses.asdict(a) for a in authorities.for_person(country)],
+        authorities=[dataclasses.asdict(a) for a in authorities.for_person(country, controllers.region(controller))],
         recipients=list(request.outcome.get("recipients_notified", [])),
     )

@@ -20,6 +20,17 @@ _DATA_PACKAGE = "app"
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """A regional authority of a federal state (Germany's Länder), by ISO 3166-2 code; details unverified."""
+
+    code: str
+    name_en: str
+    name_native: str
+    website: str
+    verified: dict[str, bool]
+
+
+@dataclass(frozen=True, slots=True)
 class Authority:
     """One supervisory authority and its contact details.
 
@@ -38,6 +49,9 @@ class Authority:
     source: str
     verified: dict[str, bool]
     note: str | None = None
+    # Where regional authorities supervise private companies (Germany): what a person must know, and who they are.
+    regional_note: str | None = None
+    regions: tuple[Region, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Authority:
@@ -58,6 +72,8 @@ class Authority:
             source=str(raw["source"]),
             verified={field: bool(verified[field]) for field in VERIFIED_FIELDS},
             note=_optional(raw.get("note")),
+            regional_note=_optional(raw.get("regional_note")),
+            regions=tuple(Region(**region) for region in raw.get("regions", ())),
         )
 
     def is_verified(self, field: str) -> bool:
@@ -111,10 +127,36 @@ def finland() -> Authority:
     return found
 
 
-def for_person(country: str | None) -> list[Authority]:
-    """The authorities to name to a person: Finland first, then their own country's when known and different."""
+def for_person(country: str | None, controller_region: str | None = None) -> list[Authority]:
+    """The authorities to name to a person: Finland first, then their own country's when known and different.
+
+    In a federal state whose regions supervise private companies (Germany), the region's authority stands in for
+    the federal one where the controller's profile names its region (ISO 3166-2, e.g. DE-BY); else the federal
+    authority is named with its `regional_note`, which says where to turn.
+    """
     result = [finland()]
     own = authority(country)
     if own is not None and own.country != FINLAND:
-        result.append(own)
+        result.append(regional(own, controller_region) or own)
     return result
+
+
+def regional(national: Authority, code: str | None) -> Authority | None:
+    """The region `code`'s authority in the country of `national`, as an Authority; None when not one of its regions."""
+    region = next((r for r in national.regions if code and r.code == code.strip().upper()), None)
+    if region is None:
+        return None
+    unverified = dict.fromkeys(VERIFIED_FIELDS, False)
+    return Authority(
+        country=national.country,
+        name_en=region.name_en,
+        name_native=region.name_native,
+        website=region.website,
+        email=None,
+        phone=None,
+        street_address=None,
+        postal_address=None,
+        source=region.website,
+        verified=unverified,
+        note=f"The supervisory authority of the controller's region ({region.code}); details unverified.",
+    )

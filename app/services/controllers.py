@@ -60,6 +60,12 @@ def contact(controller: Controller) -> dict[str, Any]:
     }
 
 
+def region(controller: Controller) -> str | None:
+    """The ISO 3166-2 region the controller's profile says it is established in, if any."""
+    value = (controller.profile.get("controller") or {}).get("region")
+    return str(value) if value else None
+
+
 async def create_controller(
     *, session: AsyncSession, profile: ControllerProfile, controller_id: uuid.UUID | None = None
 ) -> Controller:

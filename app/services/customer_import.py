@@ -31,7 +31,7 @@ from app.actor import Actor
 from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
-from app.services.customers import apply, check_editable, lock_external_ids
+from app.services.customers import apply, check_editable, lock_external_ids, record_sources
 from app.validators import NUL_IN_JSON
 
 BATCH = 1000
@@ -121,6 +121,7 @@ async def _apply_batch(
             if customer is None:
                 # Validated once already, as the line: a table model is built without validating again.
                 customer = Customer(**values, controller_id=actor.controller_id)
+                record_sources(customer, values)
                 session.add(customer)
                 known[data.external_id] = customer
                 report.created += 1

@@ -82,6 +82,7 @@ async def create_customer(*, session: AsyncSession, actor: Actor, data: Customer
     values = data.model_dump(exclude_unset=True)
     values["kind"] = values.get("kind") or CustomerKind.private
     customer = Customer(controller_id=actor.controller_id, **values)
+    record_sources(customer, values)
     session.add(customer)
     await session.flush()
     return customer
@@ -165,18 +166,30 @@ def check_editable(customer: Customer, fields: set[str]) -> None:
             )
 
 
-def apply(customer: Customer, values: dict[str, Any]) -> bool:
-    """Set the given fields; bump the version when anything changed."""
-    changed = False
-    for key, value in values.items():
-        if getattr(customer, key) != value:
-            setattr(customer, key, value)
-            changed = True
+def record_sources(customer: Customer, written: Iterable[str], source: str | None = None) -> None:
+    """Note where the written fields' values came from (Art. 15(1)(g), 20(1)): `source`, else the customer's."""
+    source = source or (customer.source.value if customer.source is not None else None)
+    if source is None:
+        return
+    noted = {name: source for name in written if name not in _NOT_DATA and getattr(customer, name) is not None}
+    if noted:
+        customer.field_sources = {**customer.field_sources, **noted}
+
+
+_NOT_DATA = frozenset({"source", "kind"})
+
+
+def apply(customer: Customer, values: dict[str, Any], *, source: str | None = None) -> bool:
+    """Set the given fields, noting where each came from; bump the version when anything changed."""
+    changed = [key for key, value in values.items() if getattr(customer, key) != value]
+    for key in changed:
+        setattr(customer, key, values[key])
     if changed:
+        record_sources(customer, changed, source)
         _check_consistent(customer)
         customer.version += 1
         customer.updated_at = utcnow()
-    return changed
+    return bool(changed)
 
 
 async def update_customer(

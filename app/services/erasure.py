@@ -1,10 +1,8 @@
 """Erasure (Art. 17): erase what may go, keep the minimum the law requires, blocked, and say why.
 
-Holds (Art. 17(3)): an open or in-collection invoice (legal claims, (e)); accounting records within the
-Accounting Act's period (vouchers six years from the end of the year, 1336/1997 2:10; (b)); a business
-contact's details during an active customer relationship. Everything else goes: customer fields, orders past
-their period, the marketing history, the personal values in requests and webhook events, and the key that
-makes the person's audit values readable.
+What must be kept, and until when, is decided in `app.services.holds`. Everything else goes: customer fields,
+orders past their period, the marketing history, the personal values in requests and webhook events, and the
+key that makes the person's audit values readable.
 """
 
 from __future__ import annotations
@@ -19,30 +17,17 @@ from sqlmodel import col
 
 from app.actor import Actor
 from app.models.base import utcnow
-from app.models.controllers import Controller
-from app.models.customers import CONTACT_FIELDS, NAME_FIELDS, POSTAL_FIELDS, Customer, CustomerFields, CustomerKind
+from app.models.customers import Customer, CustomerFields
 from app.models.marketing import MarketingEvent
-from app.models.orders import InvoiceStatus, Order
-from app.models.profile import MIN_VOUCHER_YEARS, ControllerProfile
-from app.models.requests import Complete, SubjectRequest
+from app.models.orders import Order
+from app.models.requests import Complete, ErasureGround, SubjectRequest
 from app.models.webhooks import EventType
-from app.services import deadlines, idempotency, webhooks
+from app.services import deadlines, holds, idempotency, webhooks
 from app.subject_keys import destroy_subject_key
 from app.tenancy import scoped
 
 ERASED_TEXT = "[erased]"  # stands where staff's free text about an erased person was
-VOUCHER_YEARS = MIN_VOUCHER_YEARS  # Accounting Act 1336/1997 2:10(2): from the end of the financial year
 
-HOLD_FIELDS: dict[str, tuple[str, ...]] = {
-    # Enough to claim the debt: who owes it and where to reach them by post.
-    "open_invoice": ("external_id", "customer_number", *NAME_FIELDS, *POSTAL_FIELDS),
-    # The counterparty a voucher names.
-    "accounting": ("customer_number", *NAME_FIELDS),
-    # The contact person of an ongoing business relationship.
-    "business_contact": (*NAME_FIELDS, *CONTACT_FIELDS, "relationship_start_date", "relationship_end_date"),
-}
-ORDER_FIELDS = ["external_id", "order_date", "lines", "total", "currency", "invoice_status"]
-_UNPAID = (InvoiceStatus.open, InvoiceStatus.in_collection)
 ERASED_OK = True  # a second request finds what a hold kept, and frees what has since come free
 CUSTOMER_OPTIONAL = False
 
@@ -54,8 +39,17 @@ async def on_receipt(*, session: AsyncSession, actor: Actor, request: SubjectReq
 async def carry_out(
     *, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer, data: Complete
 ) -> dict[str, Any]:
-    """Erase all but what a hold keeps; the person's requests keep no personal values either."""
-    outcome = await erase(session=session, actor=actor, customer=customer, request_id=request.id)
+    """Erase all but what a hold keeps, weighed against the person's ground (Art. 17(1)); the person's requests
+    keep no personal values either."""
+    ground = ErasureGround(request.params["ground"])
+    rules = await holds.policy(
+        session=session, actor=actor, ground=ground, release_business_contact=data.release_business_contact
+    )
+    outcome = await erase(session=session, actor=actor, customer=customer, request_id=request.id, policy=rules)
+    outcome["ground"] = ground.value
+    if data.release_business_contact:
+        # Staff's decision to erase a live business contact: the reasons stay with the request (audited).
+        outcome["released"] = [{"reason": "business_contact", "by": actor.name, "why": data.release_business_contact}]
     await forget_requests(session=session, actor=actor, customer_id=customer.id)
     if data.note:
         outcome["note"] = ERASED_TEXT  # staff's note is about the person: that it was written stays
@@ -66,71 +60,10 @@ async def on_refusal(*, session: AsyncSession, actor: Actor, request: SubjectReq
     """A refused erasure changes nothing; the refusal's reasons name the law that keeps the data."""
 
 
-def voucher_kept_until(order_date: dt.date, years: int = VOUCHER_YEARS) -> dt.date:
-    """The last day an order, as an accounting voucher, must be kept (financial year = calendar year)."""
-    return dt.date(order_date.year + max(years, VOUCHER_YEARS), 12, 31)
-
-
-def _order_hold(reason: str, orders: list[Order], detail: str, until: str | None) -> list[dict[str, Any]]:
-    """What a hold on orders keeps: the customer fields that identify the counterparty, and the orders."""
-    fields = {"category": "customer", "fields": list(HOLD_FIELDS[reason]), "reason": reason}
-    rows = {"category": "orders", "fields": ORDER_FIELDS, "reason": reason, "count": len(orders)}
-    return [{**fields, "detail": detail, "until": until}, {**rows, "detail": detail, "until": until}]
-
-
-def holds(
-    customer: Customer, orders: list[Order], today: dt.date, voucher_years: int = VOUCHER_YEARS
-) -> tuple[list[dict[str, Any]], set[uuid.UUID]]:
-    """What must be kept and why, and which orders stay; `voucher_years` as the profile keeps vouchers."""
-    kept: list[dict[str, Any]] = []
-    keep_orders: set[uuid.UUID] = set()
-    unpaid = [o for o in orders if o.invoice_status in _UNPAID]
-    if unpaid:
-        # Art. 17(3)(e): legal claims, until settled or time-barred.
-        keep_orders |= {o.id for o in unpaid}
-        detail = f"{len(unpaid)} open or in-collection invoice(s): kept to establish or defend the claim."
-        kept += _order_hold("open_invoice", unpaid, detail, None)
-    kept_until = {o.id: voucher_kept_until(o.order_date, voucher_years) for o in orders}
-    vouchers = [o for o in orders if o.id not in keep_orders and kept_until[o.id] >= today]
-    if vouchers:
-        # Art. 17(3)(b): a legal obligation, the Accounting Act 1336/1997 2:10.
-        keep_orders |= {o.id for o in vouchers}
-        until = max(kept_until[o.id] for o in vouchers).isoformat()
-        detail = f"{len(vouchers)} order(s) are accounting vouchers (Accounting Act 1336/1997 2:10)."
-        kept += _order_hold("accounting", vouchers, detail, until)
-    end = customer.relationship_end_date
-    if customer.kind is CustomerKind.business and (end is None or end >= today):
-        kept.append(
-            {
-                "category": "customer",
-                "fields": list(HOLD_FIELDS["business_contact"]),
-                "reason": "business_contact",
-                "detail": "A business contact's details during the active customer relationship.",
-                "until": end.isoformat() if end else None,
-            }
-        )
-    return kept, keep_orders
-
-
 async def orders_of(*, session: AsyncSession, actor: Actor, customer: Customer) -> list[Order]:
     """The customer's orders, locked for the erasure."""
     query = scoped(Order, actor).where(Order.customer_id == customer.id)
     return list(await session.scalars(query.with_for_update()))
-
-
-async def voucher_years(*, session: AsyncSession, actor: Actor) -> int:
-    """How long the controller keeps vouchers: the law's six years, or longer if its profile says so."""
-    controller = await session.get(Controller, actor.controller_id)
-    assert controller is not None
-    return max(VOUCHER_YEARS, ControllerProfile.model_validate(controller.profile).notice.enforced("orders") or 0)
-
-
-def would_change(customer: Customer, orders: list[Order], today: dt.date, years: int) -> bool:
-    """Whether erasing now would take anything more: a hold that has ended frees what it kept."""
-    kept, keep_orders = holds(customer, orders, today, years)
-    keep_fields = {f for k in kept if k["category"] == "customer" for f in k["fields"]}
-    fields = (n for n in CustomerFields.model_fields if n != "kind" and n not in keep_fields)
-    return any(getattr(customer, n) is not None for n in fields) or any(o.id not in keep_orders for o in orders)
 
 
 def _erase_fields(customer: Customer, keep_fields: set[str]) -> list[str]:
@@ -141,6 +74,8 @@ def _erase_fields(customer: Customer, keep_fields: set[str]) -> list[str]:
             continue
         setattr(customer, name, None)
         erased_fields.append(name)
+    if erased_fields and customer.field_sources:
+        customer.field_sources = {k: v for k, v in customer.field_sources.items() if k not in erased_fields}
     now = utcnow()
     if erased_fields or customer.restriction_notice is not None or customer.erased_at is None:
         customer.version += 1
@@ -173,17 +108,20 @@ async def erase(
     actor: Actor,
     customer: Customer,
     request_id: uuid.UUID | None,
+    policy: holds.Policy | None = None,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
     """Erase the customer's data but what a hold keeps; return what was erased and what was kept, and why.
 
-    `request_id` is the erasure request, if one asked for it (a retention sweep does not).
+    `request_id` is the erasure request, if one asked for it (a retention sweep does not); `policy` the holds'
+    (default: the controller's, for data no longer necessary).
     """
     today = today or deadlines.today()
+    policy = policy or await holds.policy(session=session, actor=actor)
     orders = await orders_of(session=session, actor=actor, customer=customer)
-    kept, keep_orders = holds(customer, orders, today, await voucher_years(session=session, actor=actor))
+    kept, keep_orders = holds.holds(customer, orders, today, policy)
     old_external_id = customer.external_id
-    erased_fields = _erase_fields(customer, {f for k in kept if k["category"] == "customer" for f in k["fields"]})
+    erased_fields = _erase_fields(customer, holds.kept_fields(kept))
     dropped = [o for o in orders if o.id not in keep_orders]
     for order in dropped:
         await session.delete(order)

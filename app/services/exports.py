@@ -25,7 +25,19 @@ from app.models.orders import Order
 from app.tenancy import scoped
 
 CHUNK = 500  # rows fetched per round trip
-ORDER_COLUMNS = ("id", "external_id", "order_date", "lines", "total", "currency", "invoice_status", "created_at")
+ORDER_COLUMNS = (
+    "id",
+    "external_id",
+    "order_date",
+    "lines",
+    "total",
+    "currency",
+    "invoice_status",
+    "invoice_due_date",
+    "settled_date",
+    "limitation_interrupted_date",
+    "created_at",
+)
 PORTABLE_ORDER_COLUMNS = ("id", "external_id", "order_date", "lines", "total", "currency")
 
 _orders = Order.__table__  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """The right to object (GDPR Art. 21): to direct marketing, absolute and immediate (21(2)-(3)); on grounds of
-the person's particular situation, processing is restricted while it is weighed (Art. 18(1)(d))."""
+the person's particular situation, processing is restricted while it is weighed (Art. 18(1)(d)), and upheld,
+the data is erased but what a hold keeps (Art. 17(1)(c)); refused, the restriction ends with the refusal."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from app.actor import Actor
 from app.models.base import utcnow
 from app.models.customers import Customer
 from app.models.marketing import MarketingUpdate
-from app.models.requests import Complete, ObjectionKind, RestrictionGround, SubjectRequest
-from app.services import prohibition, restriction
+from app.models.requests import Complete, ErasureGround, ObjectionKind, RestrictionGround, SubjectRequest
+from app.services import erasure, holds, prohibition, restriction
 
 ERASED_OK = False
 CUSTOMER_OPTIONAL = False
@@ -41,12 +42,13 @@ async def carry_out(
     if _to_marketing(request):
         await on_receipt(session=session, actor=actor, request=request, customer=customer)
         return {"kind": ObjectionKind.direct_marketing.value}
-    # Upheld: processing on legitimate interests stops; the data stays restricted to storage.
-    if customer.restricted_at is None:
-        await restriction.restrict(
-            session=session, actor=actor, customer=customer, ground=RestrictionGround.objection_pending, fields=[]
-        )
-    return {"kind": ObjectionKind.particular_situation.value, "upheld": True, "restricted": True}
+    # Upheld, no compelling grounds override (Art. 21(1)): the processing ends, so the data goes (Art. 17(1)(c))
+    # through the erasure path and its holds; a restriction has nothing left to restrict.
+    rules = await holds.policy(session=session, actor=actor, ground=ErasureGround.objection)
+    erased = await erasure.erase(session=session, actor=actor, customer=customer, request_id=request.id, policy=rules)
+    await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
+    restriction.end(customer)
+    return {"kind": ObjectionKind.particular_situation.value, "upheld": True, "ground": rules.ground.value, **erased}
 
 
 async def on_refusal(*, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.actor import Actor
-from app.errors import Conflict, NotFound, PreconditionFailed
+from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
-from app.models.orders import Order, OrderCreate, OrderUpdate
+from app.models.orders import InvoiceStatus, Order, OrderCreate, OrderUpdate
+from app.services import deadlines
 from app.services.customers import get_customer
 from app.tenancy import scoped
 
@@ -41,10 +42,29 @@ async def create_order(*, session: AsyncSession, actor: Actor, customer_id: uuid
         total=data.total,
         currency=data.currency,
         invoice_status=data.invoice_status,
+        invoice_due_date=data.invoice_due_date or data.order_date,
+        settled_date=data.settled_date,
+        limitation_interrupted_date=data.limitation_interrupted_date,
     )
+    _settle(order, now=False)
     session.add(order)
     await session.flush()
     return order
+
+
+SETTLED = (InvoiceStatus.paid, InvoiceStatus.credited)
+
+
+def _settle(order: Order, *, now: bool) -> None:
+    """A settlement has a date: today where the register learns of it now (`now`), unless given; an order
+    recorded as paid without a date leaves it unknown (its voucher counts from the order date). An unpaid
+    invoice has no settlement date (422)."""
+    if order.invoice_status in SETTLED:
+        order.settled_date = order.settled_date or (deadlines.today() if now else None)
+    elif order.settled_date is not None:
+        raise Unprocessable(
+            "settled_date is for a paid or credited invoice; set invoice_status too.", loc=("body", "settled_date")
+        )
 
 
 async def list_orders(
@@ -64,13 +84,17 @@ async def list_orders(
     return list(await session.scalars(query))
 
 
+# What settling or collecting an invoice changes: allowed while the person's data is only stored.
+_CLAIM_FIELDS = {"invoice_status", "invoice_due_date", "settled_date", "limitation_interrupted_date"}
+
+
 async def _may_change(*, session: AsyncSession, actor: Actor, order: Order, changes: dict[str, Any]) -> None:
     """A restricted or erased person's orders are only stored: their invoice may still be settled or collected.
 
     GDPR Art. 18(2) allows processing for legal claims while restricted, and an unpaid invoice is what an
     erasure keeps (Art. 17(3)(e)); every other change is refused.
     """
-    others = sorted(set(changes) - {"invoice_status"})
+    others = sorted(set(changes) - _CLAIM_FIELDS)
     if not others:
         return
     customer = await get_customer(session=session, actor=actor, customer_id=order.customer_id)
@@ -106,9 +130,13 @@ async def update_order(
         and getattr(order, key) != value
     }
     await _may_change(session=session, actor=actor, order=order, changes=changes)
+    settled_before = order.settled_date
     for key, value in changes.items():
         setattr(order, key, value)
-    if changes:
+    if "invoice_status" in changes and order.invoice_status not in SETTLED and "settled_date" not in changes:
+        order.settled_date = None  # back to unpaid: the settlement was undone
+    _settle(order, now="invoice_status" in changes)
+    if changes or order.settled_date != settled_before:
         order.version += 1
         order.updated_at = utcnow()
         await session.flush()

@@ -16,7 +16,14 @@ from app.actor import Actor
 from app.json import dumps
 from app.models.base import utcnow
 from app.models.controllers import Controller
-from app.models.customers import OBSERVED_FIELDS, PROVIDED_FIELDS, Customer
+from app.models.customers import (
+    NOT_PROVIDED,
+    OBSERVED_FIELDS,
+    PROVIDED_FIELDS,
+    SUBJECT_REQUEST,
+    Customer,
+    DataSource,
+)
 from app.models.requests import Complete, SubjectRequest
 from app.services import exports, marketing
 
@@ -44,6 +51,41 @@ async def on_refusal(*, session: AsyncSession, actor: Actor, request: SubjectReq
     """A refused portability request changes nothing."""
 
 
+# Art. 20(1): why each field is in the export, by where its value came from (customer.field_sources).
+WHY = {
+    DataSource.registration.value: "you gave it when you registered",
+    DataSource.purchase.value: "you gave it when you bought from us",
+    DataSource.customer_service.value: "you gave it to our customer service",
+    SUBJECT_REQUEST: "you gave it as a correction of your data",
+    None: "you gave it, as far as our records show (where it came from was not recorded)",
+}
+LEFT_OUT = {
+    DataSource.update_service.value: "obtained from an address update service, not provided by you",
+    DataSource.partner.value: "obtained from a partner, not provided by you",
+}
+OBSERVED_WHY = "observed from your use of our service"
+
+
+def _source(customer: Customer, name: str) -> str | None:
+    """Where the field's value came from: as written, else the record's source (written before they were kept)."""
+    return customer.field_sources.get(name) or (customer.source.value if customer.source is not None else None)
+
+
+def _portable(customer: Customer) -> dict[str, dict[str, Any]]:
+    """The fields Art. 20(1) covers, each with why it is included; and those left out, with why."""
+    held = {name: getattr(customer, name) for name in PROVIDED_FIELDS if getattr(customer, name) is not None}
+    sources = {name: _source(customer, name) for name in held}
+    provided = {name: value for name, value in held.items() if sources[name] not in NOT_PROVIDED}
+    observed = {name: getattr(customer, name) for name in OBSERVED_FIELDS if getattr(customer, name) is not None}
+    return {
+        "provided": provided,
+        "observed": observed,
+        "why_included": {name: WHY.get(sources[name], WHY[None]) for name in provided}
+        | dict.fromkeys(observed, OBSERVED_WHY),
+        "left_out": {name: LEFT_OUT[source] for name, source in sources.items() if source in NOT_PROVIDED},
+    }
+
+
 async def _head(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[str, Any]:
     controller = await session.get(Controller, actor.controller_id)
     assert controller is not None
@@ -53,8 +95,7 @@ async def _head(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) 
         "schema": SCHEMA,
         "generated_at": utcnow(),
         "controller": {"name": controller.name, "business_id": controller.business_id},
-        "provided": {k: getattr(customer, k) for k in PROVIDED_FIELDS if getattr(customer, k) is not None},
-        "observed": {k: getattr(customer, k) for k in OBSERVED_FIELDS if getattr(customer, k) is not None},
+        **_portable(customer),
         "marketing_choices": [
             {
                 "channel": h.channel,
@@ -120,7 +161,7 @@ def _csv_row(values: Iterable[Any]) -> bytes:
 
 README = """Rekisteri data portability export ({schema})
 
-person.csv              the data you provided (field, value) and observed from your use
+person.csv              the data you provided and observed from your use (field, value, why it is here)
 marketing_choices.csv   your marketing consents, prohibitions and objections
 orders.csv              your orders, one per line
 order_lines.csv         the lines of each order (order_id refers to orders.csv)
@@ -132,9 +173,9 @@ The same data as one JSON document: ask for format=json. Schema: docs/exports.md
 def _small_files(zipped: zipfile.ZipFile, head: dict[str, Any]) -> None:
     zipped.writestr("README.txt", README.format(schema=SCHEMA))
     with zipped.open("person.csv", "w") as f:
-        f.write(_csv_row(["field", "value"]))
+        f.write(_csv_row(["field", "value", "why_included"]))
         for name, value in {**head["provided"], **head["observed"]}.items():
-            f.write(_csv_row([name, value]))
+            f.write(_csv_row([name, value, head["why_included"][name]]))
     with zipped.open("marketing_choices.csv", "w") as f:
         f.write(_csv_row(["channel", "action", "occurred_at", "received_via", "wording"]))
         for h in head["marketing_choices"]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.errors import Unprocessable, redact
-from app.models.customers import Customer, CustomerUpdate
+from app.models.customers import SUBJECT_REQUEST, Customer, CustomerUpdate
 from app.models.requests import Complete, SubjectRequest
 from app.models.webhooks import EventType
 from app.services import customers as customer_service
@@ -69,7 +69,8 @@ async def rectify(
     values = checked.model_dump(include=set(wanted))
     as_json = checked.model_dump(mode="json", include=set(wanted))
     applied = sorted(k for k, v in values.items() if getattr(customer, k) != v)
-    customer_service.apply(customer, values)
+    # The person's own correction (Art. 16): they provided these values.
+    customer_service.apply(customer, values, source=SUBJECT_REQUEST)
     await session.flush()
     recipients: list[str] = []
     if applied:

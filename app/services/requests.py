@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,13 +15,10 @@ from app.actor import Actor
 from app.config import get_settings
 from app.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from app.models.base import utcnow
-from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.intake import RequestCreate
 from app.models.requests import (
-    GDPR_APPLIES,
     OPEN_STATUSES,
-    AnswerLanguage,
     Complete,
     Extend,
     RequestIdentity,
@@ -32,7 +29,7 @@ from app.models.requests import (
     VerifyIdentity,
 )
 from app.services import customers as customer_service
-from app.services import deadlines, rectification
+from app.services import deadlines, intake, rectification
 from app.services.rights import RIGHTS
 from app.tenancy import scoped
 
@@ -86,69 +83,10 @@ def _touch(request: SubjectRequest) -> None:
     request.updated_at = utcnow()
 
 
-async def _match(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> uuid.UUID | None:
-    """The one customer the person's details point to, if exactly one (never a guess between several)."""
-    person = data.person
-    if person is None:
-        return None
-    conditions = []
-    if person.email:
-        conditions.append(col(Customer.email) == person.email)
-    if person.phone:
-        conditions.append(col(Customer.phone) == person.phone)
-    if person.external_id:
-        conditions.append(col(Customer.external_id) == person.external_id)
-    if not conditions:
-        return None
-    found = list(
-        await session.scalars(
-            scoped(Customer, actor, Customer.id).where(col(Customer.erased_at).is_(None), or_(*conditions)).limit(2)
-        )
-    )
-    return found[0] if len(found) == 1 else None
-
-
-def _received_at(data: RequestCreate) -> dt.datetime:
-    now = utcnow()
-    received_at = data.received_at or now
-    if received_at.tzinfo is None:
-        raise Unprocessable("received_at needs a time zone.", loc=("body", "received_at"))
-    if received_at > now + dt.timedelta(minutes=1):
-        raise Unprocessable("received_at is in the future.", loc=("body", "received_at"))
-    if received_at < GDPR_APPLIES:
-        raise Unprocessable("received_at is before the GDPR applied (25 May 2018).", loc=("body", "received_at"))
-    return received_at
-
-
-async def _linked(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> Customer | None:
-    """The customer the request is about: the one named, else the one the person's details match."""
-    if data.customer_id is not None:
-        customer = await session.scalar(scoped(Customer, actor).where(Customer.id == data.customer_id))
-        if customer is None:
-            raise Unprocessable("No such customer.", loc=("body", "customer_id"))
-        return customer
-    matched = await _match(session=session, actor=actor, data=data)
-    if matched is None:
-        return None
-    return await customer_service.get_customer(session=session, actor=actor, customer_id=matched)
-
-
-async def _answer_language(
-    *, session: AsyncSession, actor: Actor, data: RequestCreate, customer: Customer | None
-) -> AnswerLanguage:
-    if data.answer_language is not None:
-        return data.answer_language
-    preferred: str | None = customer.preferred_language if customer is not None else None
-    if preferred is None:
-        controller = await session.get(Controller, actor.controller_id)
-        preferred = controller.default_language if controller is not None else "fi"
-    return AnswerLanguage(preferred)
-
-
 async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) -> SubjectRequest:
     """Register a request as it arrived and set its deadline (Art. 12(3))."""
-    received_at = _received_at(data)
-    customer = await _linked(session=session, actor=actor, data=data)
+    received_at = intake.received_at(data)
+    customer = await intake.linked(session=session, actor=actor, data=data)
     if data.rectification is not None:
         rectification.check(data.rectification.corrections)
     due = deadlines.answer_due(deadlines.local_date(received_at))
@@ -163,7 +101,7 @@ async def create(*, session: AsyncSession, actor: Actor, data: RequestCreate) ->
         type=data.type,
         channel=data.channel,
         language=data.language,
-        answer_language=await _answer_language(session=session, actor=actor, data=data, customer=customer),
+        answer_language=await intake.answer_language(session=session, actor=actor, data=data, customer=customer),
         received_at=received_at,
         due_date=due,
         original_due_date=due,
@@ -353,6 +291,10 @@ async def complete(
         raise Conflict("The request awaits proof of identity; verify it first, or refuse it.")
     if data.refuse_fields and request.type is not RequestType.rectification:
         raise Unprocessable("refuse_fields is for rectification requests.", loc=("body", "refuse_fields"))
+    if data.release_business_contact and request.type is not RequestType.erasure:
+        raise Unprocessable(
+            "release_business_contact is for erasure requests.", loc=("body", "release_business_contact")
+        )
     outcome = await _carry_out(session=session, actor=actor, request=request, data=data)
     if data.note:
         outcome.setdefault("note", data.note)

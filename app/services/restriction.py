@@ -87,6 +87,18 @@ async def restrict(
     )
 
 
+def end(customer: Customer) -> None:
+    """End a restriction because the data it protected was erased: nothing is left to process, so there is
+    nothing to tell the person before (Art. 18(3)); recipients are told of the erasure itself (Art. 19)."""
+    if customer.restricted_at is None:
+        return
+    customer.restricted_at = None
+    customer.restriction_ground = None
+    customer.restriction_fields = []
+    customer.restriction_notice = None
+    _touch(customer)
+
+
 async def record_notice(
     *, session: AsyncSession, actor: Actor, customer: Customer, data: RestrictionNotice
 ) -> Customer:

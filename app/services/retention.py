@@ -8,10 +8,12 @@ The rules are the profile's `[[notice.retention]]` entries with `applies_to` (do
 - what a hold kept, once the hold ends: an erased person's orders past the vouchers' period (`orders`, at
   least the law's six years) and the name they carried.
 
-The end of the relationship is `relationship_end_date` (or a later order, if the person came back); a private
-person with no end date is a customer until their last order, change or marketing choice; a business contact
-with no end date is an active relationship, never expired. Restricted persons (Art. 18: storage only) and
-persons with an open request are left as they are, and reported. Each batch is its own transaction, through
+The relationship ends on facts (Art. 5(1)(e)): `relationship_end_date` (or a later order, if the person came
+back); with no end date recorded, the last order (or the recorded start, if later), else the day the person
+was recorded. That holds for business contacts too: with no end date and no business for the period,
+their relationship has ended, and the sweep records the end it counted from. A prohibition, a consent change, an
+export or a correction never extends retention. Restricted persons (Art. 18: storage only) and persons with an
+open request are left as they are, and reported. Each batch is its own transaction, through
 the audited path, so a sweep cut short loses nothing and the next one carries on; a sweep that finds nothing
 changes nothing.
 """
@@ -33,7 +35,7 @@ from app.models.customers import Customer
 from app.models.orders import Order
 from app.models.profile import ControllerProfile
 from app.models.requests import OPEN_STATUSES
-from app.services import erasure
+from app.services import erasure, holds
 from app.tenancy import same_tenant, scoped
 
 BATCH = 100
@@ -49,30 +51,29 @@ _EXPIRED = text("""
         WHERE controller_id = :controller
           AND (CAST(:only AS uuid[]) IS NULL OR customer_id = ANY(CAST(:only AS uuid[])))
         GROUP BY customer_id
-    ), last_choice AS (
-        SELECT customer_id, max((occurred_at AT TIME ZONE 'Europe/Helsinki')::date) AS day FROM marketing_event
-        WHERE controller_id = :controller
-          AND (CAST(:only AS uuid[]) IS NULL OR customer_id = ANY(CAST(:only AS uuid[])))
-        GROUP BY customer_id
     ), ended AS (
-        SELECT c.id, c.restricted_at IS NOT NULL AS restricted,
-               EXISTS (SELECT 1 FROM subject_request r
-                       WHERE r.controller_id = c.controller_id AND r.customer_id = c.id
-                         AND r.status::text = ANY(CAST(:open AS text[]))) AS open_request,
+        SELECT c.id, c.restricted_at IS NOT NULL AS restricted, c.relationship_end_date IS NULL AS counted,
+               (SELECT min(r.due_date) FROM subject_request r
+                WHERE r.controller_id = c.controller_id AND r.customer_id = c.id
+                  AND r.status::text = ANY(CAST(:open AS text[]))) AS request_due,
+               -- Facts only: orders and the recorded dates; never a later prohibition, consent, export or
+               -- correction (Art. 5(1)(e): those are not the relationship).
                CASE
                    WHEN c.relationship_end_date IS NOT NULL THEN greatest(c.relationship_end_date, o.day)
-                   WHEN c.kind = 'business' THEN NULL
-                   ELSE greatest(o.day, m.day,
-                                 (coalesce(c.updated_at, c.created_at) AT TIME ZONE 'Europe/Helsinki')::date)
+                   ELSE coalesce(greatest(o.day, c.relationship_start_date),
+                                 (c.created_at AT TIME ZONE 'Europe/Helsinki')::date)
                END AS day
         FROM customer c
         LEFT JOIN last_order o ON o.customer_id = c.id
-        LEFT JOIN last_choice m ON m.customer_id = c.id
-        WHERE c.controller_id = :controller AND c.erased_at IS NULL
+        WHERE c.controller_id = :controller
+          -- An erased business contact with no end date may still be held for a relationship that, on the
+          -- facts, has ended: counted here too, so the hold ends with it.
+          AND (c.erased_at IS NULL OR (c.kind = 'business' AND c.relationship_end_date IS NULL
+                                       AND num_nonnulls(c.email, c.phone, c.title) > 0))
           AND (CAST(:only AS uuid[]) IS NULL OR c.id = ANY(CAST(:only AS uuid[])))
     )
     -- Kept `years` from the end, that day included (a date plus years, as relativedelta counts it too).
-    SELECT id, restricted, open_request, day FROM ended
+    SELECT id, restricted, request_due, counted, day FROM ended
     WHERE (day + make_interval(years => :years))::date < :today ORDER BY day, id
 """)
 
@@ -84,6 +85,16 @@ class Expired:
     customer_id: uuid.UUID
     reason: str
     detail: str
+    ended: dt.date | None = None  # the end counted from the facts, where none was recorded
+
+
+@dataclass(frozen=True)
+class Held:
+    """One person past their period but kept on purpose: the rule, and its end where the law gives one."""
+
+    customer_id: uuid.UUID
+    rule: str
+    until: dt.date | None
 
 
 @dataclass
@@ -94,6 +105,7 @@ class Report:
     customer_years: int | None
     expired: list[Expired] = field(default_factory=list)
     left: dict[str, int] = field(default_factory=dict)
+    held: list[Held] = field(default_factory=list)
     anonymised: int = 0
 
 
@@ -103,25 +115,31 @@ def _rule_years(controller: Controller) -> int | None:
 
 async def _relationships_ended(
     *, session: AsyncSession, controller_id: uuid.UUID, years: int, today: dt.date, only: list[uuid.UUID] | None
-) -> tuple[list[Expired], dict[str, int]]:
+) -> tuple[list[Expired], dict[str, int], list[Held]]:
     params = {"controller": controller_id, "years": years, "today": today, "only": only, "open": OPEN}
     rows = await session.execute(_EXPIRED, params)
     found: list[Expired] = []
+    held: list[Held] = []
     left = {"restricted": 0, "open_request": 0}
     for row in rows:
-        if row.restricted or row.open_request:
-            left["restricted" if row.restricted else "open_request"] += 1
+        if row.restricted or row.request_due is not None:
+            # Kept on purpose, and said so: a restriction lasts until it is lifted (Art. 18 sets no end), an open
+            # request until it is answered, by its due date (Art. 12(3)).
+            # (A restriction while an objection is weighed ends with that request: the request names the end.)
+            rule = "open_request" if row.request_due is not None else "restricted"
+            left[rule] += 1
+            held.append(Held(row.id, rule, row.request_due))
             continue
         until = row.day + relativedelta(years=years)
         detail = f"relationship ended {row.day.isoformat()}; customer data kept {years} years, until {until}"
-        found.append(Expired(row.id, RELATIONSHIP_ENDED, detail))
-    return found, left
+        found.append(Expired(row.id, RELATIONSHIP_ENDED, detail, row.day if row.counted else None))
+    return found, left, held
 
 
 async def _holds_ended(
     *, session: AsyncSession, controller: Controller, today: dt.date, only: list[uuid.UUID] | None
 ) -> list[Expired]:
-    held = {name for fields in erasure.HOLD_FIELDS.values() for name in fields}
+    held = {name for fields in holds.HOLD_FIELDS.values() for name in fields}
     has_orders = exists().where(same_tenant(Order, Customer), col(Order.customer_id) == col(Customer.id))
     query = scoped(Customer, controller.id).where(
         col(Customer.erased_at).is_not(None),
@@ -136,11 +154,11 @@ async def _holds_ended(
         kept = scoped(Order, controller.id).where(col(Order.customer_id).in_(list(orders)))
         for order in await session.scalars(kept):
             orders[order.customer_id].append(order)
-    years = await erasure.voucher_years(session=session, actor=system_actor(controller.id, ACTOR_NAME))
+    rules = await holds.policy(session=session, actor=system_actor(controller.id, ACTOR_NAME))
     return [
         Expired(c.id, HOLD_ENDED, "what an earlier erasure kept is no longer needed: its hold has ended")
         for c in customers
-        if erasure.would_change(c, orders[c.id], today, years)
+        if holds.would_change(c, orders[c.id], today, rules)
     ]
 
 
@@ -149,7 +167,7 @@ async def find(*, session: AsyncSession, controller: Controller, today: dt.date)
     years = _rule_years(controller)
     report = Report(controller=controller.slug, customer_years=years)
     if years is not None:
-        report.expired, report.left = await _relationships_ended(
+        report.expired, report.left, report.held = await _relationships_ended(
             session=session, controller_id=controller.id, years=years, today=today, only=None
         )
     report.expired += await _holds_ended(session=session, controller=controller, today=today, only=None)
@@ -180,7 +198,7 @@ async def anonymise(
     customers = {c.id: c for c in await session.scalars(locked.with_for_update())}
     still = set()
     if years is not None:
-        ended, _ = await _relationships_ended(
+        ended, _, _ = await _relationships_ended(
             session=session, controller_id=controller_id, years=years, today=today, only=ids
         )
         still |= {e.customer_id for e in ended}
@@ -189,6 +207,9 @@ async def anonymise(
         if entry.customer_id not in still:
             continue
         customer = customers[entry.customer_id]
+        if entry.ended is not None and customer.relationship_end_date is None:
+            # The end the sweep counted from, recorded (and audited): the erasure's holds see the same end.
+            customer.relationship_end_date = entry.ended
         await erasure.erase(session=session, actor=actor, customer=customer, request_id=None, today=today)
         await erasure.forget_requests(session=session, actor=actor, customer_id=customer.id)
         done += 1
