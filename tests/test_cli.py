@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 
 from app.config import ControllerProfile
 from app.validators import business_id_is_valid
+from tests.ports import free_port
 from tests.test_webhooks import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,17 +87,11 @@ def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
     env |= {"REKISTERI_DATA_DIR": str(tmp_path / "data"), "REKISTERI_MIGRATE_ON_START": "true"}
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
         cwd=ROOT,

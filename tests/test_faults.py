@@ -30,7 +30,8 @@ from app.cli import upgrade_database
 from app.db import start_embedded
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
-from tests.test_cli import ROOT, _free_port, rekisteri
+from tests.ports import free_port
+from tests.test_cli import ROOT, rekisteri
 from tests.test_limits import wait_ready
 
 Db = psycopg.Connection[tuple[Any, ...]]
@@ -75,7 +76,7 @@ def verified(client: TestClient, tenant: Tenant) -> bool:
 def test_an_import_killed_midway_leaves_nothing(
     client: TestClient, tenant: Tenant, database_url: str, owner_db: Db
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = serve(database_url, port)
     tag = uuid.uuid4().hex[:8]
     more = threading.Event()
@@ -152,7 +153,7 @@ def test_an_erasure_killed_midway_is_all_or_nothing(
     seed_orders(owner_db, tenant.id, person["id"], 4000)
     body = {"type": "erasure", "channel": "email", "customer_id": person["id"], "erasure": {"ground": "objection"}}
     request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
-    port = _free_port()
+    port = free_port()
     server = serve(database_url, port)
     try:
         wait_ready(port)
@@ -223,7 +224,7 @@ def test_a_database_restart_under_load_gives_503s_then_recovers(own_database: tu
     controller = rekisteri("controllers", "create", "--profile", profile, env=env).stdout.strip()
     made = rekisteri("keys", "create", "--controller", controller, "--name", "T", "--role", "admin", env=env)
     key = made.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     server = serve(url, port)
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
     seen: list[tuple[int, str | None]] = []

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import Tenant, new_customer
-from tests.test_cli import ROOT, _free_port
+from tests.ports import free_port
+from tests.test_cli import ROOT
 
 ORIGIN = "https://shop.example.fi"
 
@@ -156,7 +157,7 @@ def test_the_rate_holds_across_processes(database_url: str, client: TestClient, 
     from tests.conftest import make_tenant
 
     tenant = make_tenant(client, app)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     servers = [serve(database_url, port) for port in ports]
     try:
         for port in ports:

@@ -26,7 +26,8 @@ from fastapi.testclient import TestClient
 
 from app.services import notices
 from tests.conftest import make_tenant
-from tests.test_cli import ROOT, _free_port
+from tests.ports import free_port
+from tests.test_cli import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -47,7 +48,7 @@ from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[str]:
     """The service in a process of its own, on the test database."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REKISTERI_DATABASE_URL": database_url}
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],

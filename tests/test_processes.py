@@ -23,7 +23,8 @@ from fastapi.testclient import TestClient
 
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
-from tests.test_cli import ROOT, _free_port
+from tests.ports import free_port
+from tests.test_cli import ROOT
 from tests.test_limits import wait_ready
 from tests.test_webhooks import Receiver, subscribe
 
@@ -49,7 +50,7 @@ def stop(*processes: subprocess.Popen[str]) -> None:
 @pytest.fixture(scope="module")
 def servers(database_url: str) -> Iterator[list[str]]:
     """Two API processes on the test database."""
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [spawn(database_url, "serve", "--port", str(port)) for port in ports]
     try:
         for port in ports:
