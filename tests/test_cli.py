@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app.config import ControllerProfile
 from app.validators import business_id_is_valid
 from tests.ports import free_port
 from tests.test_webhooks import Receiver
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -87,6 +87,17 @@ def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def ready(server: subprocess.Popen[str], port: int) -> bool:
+    """Whether the server process answers ready; fails at once if the process has died."""
+    try:
+        if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+            return True
+    except httpx.TransportError:
+        pass
+    assert server.poll() is None, server.stdout.read() if server.stdout else ""
+    return False
+
+
 def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
@@ -101,17 +112,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the service did not become ready")
+        wait_for(lambda: ready(server, port), timeout=90, message="the service did not become ready", interval=0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/v1/customers").status_code == 401
         created = rekisteri(
@@ -130,9 +131,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
             url = f"{base}/v1/customers/{response.json()['id']}/marketing"
             assert httpx.put(url, json=change, headers=auth).status_code == 200
             # The worker inside the server (as `make run` starts it) delivers the event.
-            deadline = time.monotonic() + 30
-            while not receiver.received and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(lambda: receiver.received, timeout=30, message="the in-process worker delivered nothing")
             assert len(receiver.received) == 1
         finally:
             receiver.server.shutdown()

@@ -16,10 +16,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -27,7 +25,8 @@ from fastapi.testclient import TestClient
 from app.services import notices
 from tests.conftest import make_tenant
 from tests.ports import free_port
-from tests.test_cli import ROOT
+from tests.test_cli import ROOT, ready
+from tests.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -60,17 +59,7 @@ def server(database_url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            time.sleep(0.3)
-        else:
-            raise AssertionError("the service did not become ready")
+        wait_for(lambda: ready(process, port), timeout=60, message="the service did not become ready", interval=0.3)
         yield base
     finally:
         process.terminate()
