@@ -44,6 +44,16 @@ from app.services.controllers import create_controller  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not slow"` the contract module is not even collected: schemathesis builds its cases then."""
+    if collection_path.name != "test_contract.py" or not config.option.markexpr:
+        return None
+    from _pytest.mark.expression import Expression
+
+    slow_selected = Expression.compile(config.option.markexpr).evaluate(lambda name, **_: name == "slow")
+    return True if not slow_selected else None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test has an id of its own: pytest-xdist's schedulers that group tests key them by id, and would
     run one test of several that share it.

@@ -49,6 +49,7 @@ def test_every_seed_has_a_valid_profile() -> None:
             assert business_id_is_valid(profile.controller.business_id)
 
 
+@pytest.mark.slow
 def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     profile = tmp_path / "p.toml"
@@ -78,6 +79,7 @@ def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
     assert "No such controller" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> None:
     profile = tmp_path / "bad.toml"
     profile.write_text('slug = "x"\n[controller]\nname = "X"\nbusiness_id = "2477816-8"\n[register]\nname = "R"\n')
@@ -98,6 +100,7 @@ def ready(server: subprocess.Popen[str], port: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
@@ -143,6 +146,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
 
 
+@pytest.mark.slow
 def test_controllers_update_publishes_a_new_version_only_when_changed(env: dict[str, str], tmp_path: Path) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     text = (ROOT / "examples" / "solintech.toml").read_text().replace('slug = "solintech"', f'slug = "{slug}"')

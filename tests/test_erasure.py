@@ -542,6 +542,7 @@ def test_without_subscribers_the_event_never_holds_the_external_id(
     assert_nowhere(owner_db, *values.values())
 
 
+@pytest.mark.slow  # waits out the first retry's backoff
 def test_the_external_id_stays_until_the_last_subscriber_has_the_event(
     client: TestClient, tenant: Tenant, owner_db: Db, database_url: str
 ) -> None:

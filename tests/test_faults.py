@@ -35,6 +35,8 @@ from tests.test_cli import ROOT, rekisteri
 from tests.test_limits import wait_ready
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow  # servers killed, databases restarted
+
 Db = psycopg.Connection[tuple[Any, ...]]
 
 

@@ -152,6 +152,7 @@ def wait_ready(port: int) -> None:
     wait_for(ready, timeout=60, message="the service did not become ready", interval=0.3)
 
 
+@pytest.mark.slow
 def test_the_rate_holds_across_processes(database_url: str, client: TestClient, app: FastAPI) -> None:
     from tests.conftest import make_tenant
 

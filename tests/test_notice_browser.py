@@ -43,6 +43,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a server process and a browser
+
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[str]:

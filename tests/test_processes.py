@@ -31,6 +31,8 @@ from tests.test_limits import wait_ready
 from tests.test_webhooks import Receiver, subscribe
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow  # API server and worker processes
+
 
 def spawn(database_url: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(

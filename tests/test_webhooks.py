@@ -166,6 +166,7 @@ class TestDelivery:
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert len(deliveries) == 1
 
+    @pytest.mark.slow  # waits out the first retry's backoff
     def test_retried_with_backoff_until_taken(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
@@ -218,6 +219,7 @@ class TestDelivery:
         assert receiver.received == []
         assert client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"] == []
 
+    @pytest.mark.slow  # waits out the first retry's backoff
     def test_a_persons_events_arrive_in_order(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
@@ -242,6 +244,7 @@ class TestDelivery:
         assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_the_worker_command_delivers_and_stops_cleanly(
     client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
 ) -> None:
