@@ -35,8 +35,12 @@ browser:  ## Chromium and its driver for the browser test (Debian's packages; ne
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "no chromium/chromedriver: the browser test will be skipped (apt-get install chromium chromium-driver)"; fi
 
+# One pytest worker a CPU core (pytest-xdist), each with a database of its own, tests handed out one by one
+# (xdist's `xdist_group` does nothing under pytest 9). `make test PYTEST_XDIST=` runs in one process.
+PYTEST_XDIST ?= -n auto
+
 test: install-dev browser  ## the whole suite (embedded PostgreSQL unless REKISTERI_TEST_DATABASE_URL is set)
-	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ] || exit $$status
 
 lint: install-dev  ## ruff and mypy, as CI runs them
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,33 @@ from app.services.api_keys import create_key  # noqa: E402
 from app.services.controllers import create_controller  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m "not slow"` the contract module is not even collected: schemathesis builds its cases then."""
+    if collection_path.name != "test_contract.py" or not config.option.markexpr:
+        return None
+    from _pytest.mark.expression import Expression
+
+    slow_selected = Expression.compile(config.option.markexpr).evaluate(lambda name, **_: name == "slow")
+    return True if not slow_selected else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test has an id of its own: pytest-xdist's schedulers that group tests key them by id, and would
+    run one test of several that share it.
+
+    Under pytest 9 schemathesis' tests all get the id of their function, without the operation that is in
+    their name; the operation is put back, so that a failure also names its operation.
+    """
+    for item in items:
+        _, bracket, params = item.name.partition("[")
+        node_id = getattr(item, "_id", None)
+        if bracket and node_id is not None and node_id.params is None:
+            item._id = node_id.with_params(params.removesuffix("]"))
+    shared = sorted(nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1)
+    if shared:
+        raise pytest.UsageError(f"tests share an id: {shared}")
 
 
 def _server_url() -> str:

@@ -158,6 +158,7 @@ class TestVerify:
         result = client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()
         assert (result["ok"], result["first_broken_seq"]) == (False, 6)
 
+    @pytest.mark.slow
     def test_cli_verify_fails_on_tampering(
         self, client: TestClient, tenant: Tenant, owner_db: Owner, database_url: str
     ) -> None:

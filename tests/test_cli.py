@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -15,7 +13,9 @@ import pytest
 
 from app.models.profile import ControllerProfile
 from app.validators import business_id_is_valid
+from tests.ports import free_port
 from tests.test_webhooks import Receiver
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -49,6 +49,7 @@ def test_every_seed_has_a_valid_profile() -> None:
             assert business_id_is_valid(profile.controller.business_id)
 
 
+@pytest.mark.slow
 def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     profile = tmp_path / "p.toml"
@@ -78,6 +79,7 @@ def test_controllers_and_keys(env: dict[str, str], tmp_path: Path) -> None:
     assert "No such controller" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> None:
     profile = tmp_path / "bad.toml"
     profile.write_text('slug = "x"\n[controller]\nname = "X"\nbusiness_id = "2477816-8"\n[register]\nname = "R"\n')
@@ -87,17 +89,23 @@ def test_invalid_profile_is_explained(env: dict[str, str], tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def ready(server: subprocess.Popen[str], port: int) -> bool:
+    """Whether the server process answers ready; fails at once if the process has died."""
+    try:
+        if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+            return True
+    except httpx.TransportError:
+        pass
+    assert server.poll() is None, server.stdout.read() if server.stdout else ""
+    return False
 
 
+@pytest.mark.slow
 def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
     env |= {"REKISTERI_DATA_DIR": str(tmp_path / "data"), "REKISTERI_MIGRATE_ON_START": "true"}
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
         cwd=ROOT,
@@ -107,17 +115,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read() if server.stdout else ""
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the service did not become ready")
+        wait_for(lambda: ready(server, port), timeout=90, message="the service did not become ready", interval=0.5)
         assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/v1/customers").status_code == 401
         created = rekisteri(
@@ -136,9 +134,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
             url = f"{base}/v1/customers/{response.json()['id']}/marketing"
             assert httpx.put(url, json=change, headers=auth).status_code == 200
             # The worker inside the server (as `make run` starts it) delivers the event.
-            deadline = time.monotonic() + 30
-            while not receiver.received and time.monotonic() < deadline:
-                time.sleep(0.2)
+            wait_for(lambda: receiver.received, timeout=30, message="the in-process worker delivered nothing")
             assert len(receiver.received) == 1
         finally:
             receiver.server.shutdown()
@@ -150,6 +146,7 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
 
 
+@pytest.mark.slow
 def test_controllers_update_publishes_a_new_version_only_when_changed(env: dict[str, str], tmp_path: Path) -> None:
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     text = (ROOT / "examples" / "solintech.toml").read_text().replace('slug = "solintech"', f'slug = "{slug}"')

@@ -32,6 +32,8 @@ from app.main import create_app
 from app.middleware import NUL_DETAIL
 from tests.conftest import Tenant, make_tenant
 
+pytestmark = pytest.mark.slow  # the whole API fuzzed
+
 
 class ClientBridge:
     """A WSGI app that forwards every request, byte for byte, to the session's `TestClient`."""

@@ -30,8 +30,12 @@ from app.cli import upgrade_database
 from app.db import start_embedded
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
-from tests.test_cli import ROOT, _free_port, rekisteri
+from tests.ports import free_port
+from tests.test_cli import ROOT, rekisteri
 from tests.test_limits import wait_ready
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # servers killed, databases restarted
 
 Db = psycopg.Connection[tuple[Any, ...]]
 
@@ -56,15 +60,6 @@ def open_transactions(db: Db) -> int:
     return int(row[0]) if row else 0
 
 
-def wait_for(condition: Any, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def verified(client: TestClient, tenant: Tenant) -> bool:
     return bool(client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"])
 
@@ -75,7 +70,7 @@ def verified(client: TestClient, tenant: Tenant) -> bool:
 def test_an_import_killed_midway_leaves_nothing(
     client: TestClient, tenant: Tenant, database_url: str, owner_db: Db
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = serve(database_url, port)
     tag = uuid.uuid4().hex[:8]
     more = threading.Event()
@@ -106,7 +101,7 @@ def test_an_import_killed_midway_leaves_nothing(
         sender = threading.Thread(target=send)
         sender.start()
         # The batches are written: the server's transaction holds them, uncommitted.
-        assert wait_for(lambda: audit_rows_written_uncommitted(owner_db))
+        wait_for(lambda: waiting_with_writes(owner_db), timeout=30, message="the import never wrote its batches")
         os.kill(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
         more.set()
@@ -115,17 +110,27 @@ def test_an_import_killed_midway_leaves_nothing(
         if server.poll() is None:
             server.kill()
     assert isinstance(answers[0], httpx.HTTPError)  # no answer: the client knows nothing was confirmed
-    assert wait_for(lambda: open_transactions(owner_db) == 0)  # PostgreSQL rolled the import back
+    # PostgreSQL rolled the import back.
+    wait_for(lambda: open_transactions(owner_db) == 0, timeout=30, message="the import's transaction stayed open")
     left = owner_db.execute("SELECT count(*) FROM customer WHERE external_id LIKE %s", (f"{tag}-%",)).fetchone()
     assert left == (0,)
     assert verified(client, tenant)
 
 
-def audit_rows_written_uncommitted(db: Db) -> bool:
-    """An open transaction has been writing for a while (the import's batches are in it)."""
+def waiting_with_writes(db: Db) -> bool:
+    """A transaction has written (it has an id) and waits for its client: an import's batches are in it."""
     row = db.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-        "AND state = 'idle in transaction' AND xact_start < now() - interval '200 milliseconds'"
+        "AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def writing(db: Db) -> bool:
+    """A transaction other than this connection's has begun to write (it has a transaction id)."""
+    row = db.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_xid IS NOT NULL"
     ).fetchone()
     return bool(row and row[0])
 
@@ -152,7 +157,7 @@ def test_an_erasure_killed_midway_is_all_or_nothing(
     seed_orders(owner_db, tenant.id, person["id"], 4000)
     body = {"type": "erasure", "channel": "email", "customer_id": person["id"], "erasure": {"ground": "objection"}}
     request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
-    port = _free_port()
+    port = free_port()
     server = serve(database_url, port)
     try:
         wait_ready(port)
@@ -167,16 +172,16 @@ def test_an_erasure_killed_midway_is_all_or_nothing(
             )
         )
         thread.start()
-        caught = wait_for(lambda: open_transactions(owner_db) > 0, seconds=30)
-        time.sleep(0.3)  # well into the erasure
+        # Killed once the erasure holds locks and writes (a transaction id): in the middle of it, or, had it
+        # been quick, just after its commit; either way all or nothing of it must be left.
+        wait_for(lambda: writing(owner_db), timeout=30, message="the erasure never started")
         os.kill(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
         thread.join(timeout=30)
     finally:
         if server.poll() is None:
             server.kill()
-    assert caught, "the erasure never started"
-    assert wait_for(lambda: open_transactions(owner_db) == 0)
+    wait_for(lambda: open_transactions(owner_db) == 0, timeout=30, message="the erasure's transaction stayed open")
     state = client.get(f"/v1/customers/{person['id']}", headers=tenant.headers()).json()
     orders = owner_db.execute("SELECT count(*) FROM customer_order WHERE customer_id = %s", (person["id"],)).fetchone()
     status = client.get(f"/v1/requests/{request['id']}", headers=tenant.headers()).json()["status"]
@@ -223,7 +228,7 @@ def test_a_database_restart_under_load_gives_503s_then_recovers(own_database: tu
     controller = rekisteri("controllers", "create", "--profile", profile, env=env).stdout.strip()
     made = rekisteri("keys", "create", "--controller", controller, "--name", "T", "--role", "admin", env=env)
     key = made.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     server = serve(url, port)
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
     seen: list[tuple[int, str | None]] = []
@@ -238,17 +243,21 @@ def test_a_database_restart_under_load_gives_503s_then_recovers(own_database: tu
                     seen.append((response.status_code, response.headers.get("retry-after")))
                 except httpx.HTTPError:
                     seen.append((-1, None))
-                time.sleep(0.01)
+                time.sleep(0.01)  # pacing, not waiting: a steady load rather than a flood
 
     try:
         wait_ready(port)
         threads = [threading.Thread(target=load) for _ in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(1)
+        wait_for(lambda: sum(code == 201 for code, _ in seen) >= 20, timeout=30, message="the load never got going")
         pg_ctl(pgdata, "restart", "-m", "fast")  # every pooled connection dies
         restarted = len(seen)
-        time.sleep(3)
+        wait_for(
+            lambda: any(code == 503 for code, _ in seen) and any(code == 201 for code, _ in seen[restarted:]),
+            timeout=30,
+            message=f"no 503 and then recovery under load: {Counter(code for code, _ in seen)}",
+        )
         running.clear()
         for thread in threads:
             thread.join(timeout=30)

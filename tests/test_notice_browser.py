@@ -16,17 +16,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.services import notice_text
 from tests.conftest import make_tenant
-from tests.test_cli import ROOT, _free_port
+from tests.ports import free_port
+from tests.test_cli import ROOT, ready
+from tests.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -43,11 +43,13 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a server process and a browser
+
 
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[str]:
     """The service in a process of its own, on the test database."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "REKISTERI_DATABASE_URL": database_url}
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
@@ -59,17 +61,7 @@ def server(database_url: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            time.sleep(0.3)
-        else:
-            raise AssertionError("the service did not become ready")
+        wait_for(lambda: ready(process, port), timeout=60, message="the service did not become ready", interval=0.3)
         yield base
     finally:
         process.terminate()

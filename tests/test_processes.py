@@ -11,21 +11,27 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
-from tests.test_cli import ROOT, _free_port
+from tests.ports import free_port
+from tests.test_cli import ROOT
+from tests.test_faults import waiting_with_writes
 from tests.test_limits import wait_ready
 from tests.test_webhooks import Receiver, subscribe
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow  # API server and worker processes
 
 
 def spawn(database_url: str, *args: str) -> subprocess.Popen[str]:
@@ -49,7 +55,7 @@ def stop(*processes: subprocess.Popen[str]) -> None:
 @pytest.fixture(scope="module")
 def servers(database_url: str) -> Iterator[list[str]]:
     """Two API processes on the test database."""
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes = [spawn(database_url, "serve", "--port", str(port)) for port in ports]
     try:
         for port in ports:
@@ -69,6 +75,16 @@ def city_changes(client: TestClient, tenant: Tenant, customer_id: str) -> list[t
         for e in events
         if e["action"] == "update" and "city" in e["fields"]
     ]
+
+
+def queued_deliveries(db: psycopg.Connection[tuple[Any, ...]], tenant: Tenant) -> int:
+    """The tenant's webhook delivery jobs not yet done: waiting, running, or waiting for a retry."""
+    row = db.execute(
+        "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'webhooks' AND status IN ('todo', 'doing') "
+        "AND args->>'controller_id' = %s",
+        (str(tenant.id),),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def test_with_if_match_exactly_one_of_the_conflicting_writes_wins(
@@ -163,7 +179,9 @@ def test_concurrent_imports_of_the_same_new_external_ids_all_succeed(
     assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
 
 
-def test_a_long_import_holds_up_no_other_writer(servers: list[str], client: TestClient, tenant: Tenant) -> None:
+def test_a_long_import_holds_up_no_other_writer(
+    servers: list[str], client: TestClient, tenant: Tenant, owner_db: psycopg.Connection[tuple[Any, ...]]
+) -> None:
     # While an import of many batches is open, a customer it will reach is edited through the other server.
     # The import once took the audit chain's lock at its first batch and held it to the end: the edit locked
     # the customer and waited for the chain, the import reached the customer and waited for the edit, and
@@ -193,7 +211,7 @@ def test_a_long_import_holds_up_no_other_writer(servers: list[str], client: Test
     )
     importing.start()
     try:
-        time.sleep(2)  # the first batches are in
+        wait_for(lambda: waiting_with_writes(owner_db), timeout=60, message="the import never wrote its batches")
         edited = httpx.patch(
             f"{servers[1]}/v1/customers/{person['id']}", json={"city": "Kemi"}, headers=tenant.headers(), timeout=10
         )
@@ -211,7 +229,11 @@ def test_a_long_import_holds_up_no_other_writer(servers: list[str], client: Test
 
 
 def test_two_workers_deliver_each_event_once_to_each_subscriber(
-    servers: list[str], client: TestClient, tenant: Tenant, database_url: str
+    servers: list[str],
+    client: TestClient,
+    tenant: Tenant,
+    database_url: str,
+    owner_db: psycopg.Connection[tuple[Any, ...]],
 ) -> None:
     receivers = [Receiver(), Receiver()]
     try:
@@ -231,10 +253,14 @@ def test_two_workers_deliver_each_event_once_to_each_subscriber(
             assert response.status_code == 200, response.text
         workers = [spawn(database_url, "worker"), spawn(database_url, "worker")]
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and any(len(r.received) < 30 for r in receivers):
-                time.sleep(0.2)
-            time.sleep(2)  # a duplicate would have come by now
+            wait_for(
+                lambda: all(len(r.received) >= 30 for r in receivers),
+                timeout=60,
+                message="the workers did not deliver every event",
+                interval=0.2,
+            )
+            # Every delivery job is done (a done job is deleted): none is left that could send a duplicate.
+            wait_for(lambda: not queued_deliveries(owner_db, tenant), timeout=30, message="delivery jobs left over")
         finally:
             stop(*workers)
         for receiver in receivers:

@@ -305,6 +305,7 @@ def test_a_profile_may_keep_vouchers_longer(client: TestClient, app: FastAPI, te
 # --- the command and the worker -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_command_lists_without_changing_then_anonymises(
     client: TestClient, app: FastAPI, tenant: Tenant, database_url: str
 ) -> None:
@@ -352,6 +353,7 @@ def test_the_worker_runs_the_sweep_daily(client: TestClient, tenant: Tenant, dat
     assert erased(client, tenant, person)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["2026-13-01", "tomorrow"])
 def test_a_bad_date_is_refused(database_url: str, bad: str) -> None:
     env = {**os.environ, "REKISTERI_DATABASE_URL": database_url}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -23,6 +24,7 @@ from app.models.api_keys import Role
 from app.models.marketing import MarketingUpdate
 from app.services import marketing
 from tests.conftest import Tenant, new_customer
+from tests.waiting import wait_for
 
 
 class Receiver:
@@ -66,6 +68,18 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
 def work_the_queue(client: TestClient, database_url: str) -> None:
     assert client.portal is not None
     client.portal.call(lambda: worker.run(database_url, wait=False))
+
+
+def work_the_queue_until(
+    client: TestClient, database_url: str, condition: Callable[[], object], *, message: str, timeout: float = 20
+) -> None:
+    """Work the queue until `condition` holds: for a retry, which is due only after its backoff (4 s the first)."""
+
+    def worked() -> object:
+        work_the_queue(client, database_url)
+        return condition()
+
+    wait_for(worked, timeout=timeout, message=message, interval=0.2)
 
 
 def subscribe(client: TestClient, tenant: Tenant, url: str, **extra: object) -> dict[str, Any]:
@@ -158,6 +172,7 @@ class TestDelivery:
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert len(deliveries) == 1
 
+    @pytest.mark.slow  # waits out the first retry's backoff
     def test_retried_with_backoff_until_taken(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
@@ -167,12 +182,13 @@ class TestDelivery:
         work_the_queue(client, database_url)
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [("pending", [503])]
-        time.sleep(4.5)  # the first retry waits 4 s
-        work_the_queue(client, database_url)
+        work_the_queue_until(client, database_url, lambda: len(receiver.received) >= 2, message="no retry came")
         deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
         assert [(d["status"], [a["status_code"] for a in d["attempts"]]) for d in deliveries] == [
             ("delivered", [503, 204])
         ]
+        first, retry = (dt.datetime.fromisoformat(a["at"]) for a in deliveries[0]["attempts"])
+        assert (retry - first).total_seconds() > 3.5  # the first retry waits 4 s
         ids = {headers["webhook-id"] for headers, _ in receiver.received}
         assert len(ids) == 1  # the same id on the retry, so the receiver can deduplicate
 
@@ -212,6 +228,7 @@ class TestDelivery:
         assert receiver.received == []
         assert client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"] == []
 
+    @pytest.mark.slow  # waits out the first retry's backoff
     def test_a_persons_events_arrive_in_order(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
@@ -225,9 +242,9 @@ class TestDelivery:
         assert client.put(url, json=withdraw, headers=tenant.headers()).status_code == 200
         work_the_queue(client, database_url)
         assert len(receiver.received) == 1  # the consent was refused; the withdrawal waits behind its retry
-        time.sleep(4.5)
-        work_the_queue(client, database_url)
-        work_the_queue(client, database_url)
+        work_the_queue_until(
+            client, database_url, lambda: len(receiver.received) >= 3, message="the retry and the withdrawal never came"
+        )
         allowed = [loads(body)["data"]["decisions"]["electronic"]["allowed"] for _, body in receiver.received]
         assert allowed == [True, True, False]
 
@@ -236,6 +253,7 @@ class TestDelivery:
         assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_the_worker_command_delivers_and_stops_cleanly(
     client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
 ) -> None:
@@ -252,10 +270,12 @@ def test_the_worker_command_delivers_and_stops_cleanly(
         [sys.executable, "-m", "app.cli", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 30
-        while not receiver.received and time.monotonic() < deadline:
-            assert process.poll() is None
-            time.sleep(0.2)
+
+        def delivered() -> bool:
+            assert process.poll() is None, "the worker exited"
+            return bool(receiver.received)
+
+        wait_for(delivered, timeout=30, message="the worker delivered nothing", interval=0.2)
         assert len(receiver.received) == 1
     finally:
         process.send_signal(signal.SIGTERM)

@@ -1,0 +1,82 @@
+"""Who may call what: the roles each route admits, written out as data (the source of truth for tests/test_roles.py).
+
+A route that is not here fails the tests, and so does an entry with no route; the running app must refuse every
+role outside an entry's set with 403 and let every role inside it through. Changing who may call a route is a
+change to this table, reviewed as such: the tests never take the roles from the code they check.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from app.models.api_keys import Role
+
+PUBLIC: Final = "public"  # no key needed: anyone may call it
+Access = frozenset[Role] | Literal["public"]
+
+admin, agent, integration, auditor = Role.admin, Role.agent, Role.integration, Role.auditor
+
+ROUTE_ROLES: Final[dict[str, Access]] = {
+    # The service itself and its manual.
+    "GET /health/live": PUBLIC,
+    "GET /health/ready": PUBLIC,
+    "GET /metrics": PUBLIC,
+    "GET /openapi.json": PUBLIC,
+    "HEAD /openapi.json": PUBLIC,
+    "GET /docs": PUBLIC,
+    "HEAD /docs": PUBLIC,
+    "GET /docs/oauth2-redirect": PUBLIC,
+    "HEAD /docs/oauth2-redirect": PUBLIC,
+    "GET /redoc": PUBLIC,
+    "HEAD /redoc": PUBLIC,
+    # What anyone may read: the notice a web shop links to, and where to complain (GDPR Art. 13, 77).
+    "GET /public/{controller}/privacy-notice": PUBLIC,
+    "GET /v1/complaint-authorities": PUBLIC,
+    "GET /v1/complaint-authorities/{country}": PUBLIC,
+    # Keys and webhooks: the controller's administration.
+    "GET /v1/api-keys": frozenset({admin}),
+    "POST /v1/api-keys": frozenset({admin}),
+    "DELETE /v1/api-keys/{key_id}": frozenset({admin}),
+    "GET /v1/webhooks": frozenset({admin}),
+    "POST /v1/webhooks": frozenset({admin}),
+    "DELETE /v1/webhooks/{webhook_id}": frozenset({admin}),
+    "GET /v1/webhooks/{webhook_id}/deliveries": frozenset({admin}),
+    # The controller's profile and privacy notice.
+    "GET /v1/controller": frozenset({admin, agent, auditor}),
+    "PUT /v1/controller": frozenset({admin}),
+    "GET /v1/privacy-notice": frozenset({admin, agent, integration, auditor}),
+    # The audit log.
+    "GET /v1/audit": frozenset({admin, auditor}),
+    "GET /v1/audit/verify": frozenset({admin, auditor}),
+    # Customers and their orders, as the shops push them.
+    "GET /v1/customers": frozenset({admin, agent, integration}),
+    "POST /v1/customers": frozenset({admin, agent, integration}),
+    "POST /v1/customers/import": frozenset({admin, agent, integration}),
+    "PUT /v1/customers/by-external-id/{external_id}": frozenset({admin, agent, integration}),
+    "GET /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
+    "PATCH /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
+    "DELETE /v1/customers/{customer_id:uuid}": frozenset({admin, agent}),
+    "GET /v1/customers/{customer_id}/export": frozenset({admin, agent}),
+    "GET /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),
+    "POST /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),
+    "PATCH /v1/orders/{order_id}": frozenset({admin, agent, integration}),
+    "DELETE /v1/customers/{customer_id}/restriction": frozenset({admin, agent}),
+    "POST /v1/customers/{customer_id}/restriction/notice": frozenset({admin, agent}),
+    # Marketing: may we?
+    "GET /v1/customers/{customer_id}/marketing": frozenset({admin, agent, integration}),
+    "PUT /v1/customers/{customer_id}/marketing": frozenset({admin, agent, integration}),
+    "GET /v1/customers/{customer_id}/marketing/{channel}": frozenset({admin, agent, integration}),
+    "POST /v1/marketing/check": frozenset({admin, agent, integration}),
+    # Requests of the people in the register: a shop may pass one on, customer service handles them.
+    "POST /v1/requests": frozenset({admin, agent, integration}),
+    "GET /v1/requests": frozenset({admin, agent}),
+    "GET /v1/requests/{request_id}": frozenset({admin, agent}),
+    "GET /v1/requests/{request_id}/export": frozenset({admin, agent}),
+    "GET /v1/requests/{request_id}/letter": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/verify": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/request-identity": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/extend": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/complete": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/refuse": frozenset({admin, agent}),
+    "POST /v1/requests/{request_id}/withdraw": frozenset({admin, agent}),
+}
