@@ -34,6 +34,14 @@ def may(client: TestClient, tenant: Tenant, customer_id: object, channel: str, *
     return response.json()["allowed"], response.json()["reason"]
 
 
+def detail(client: TestClient, tenant: Tenant, customer_id: object, channel: str, **query: str) -> str:
+    response = client.get(
+        f"/v1/customers/{customer_id}/marketing/{channel}", params=query, headers=tenant.headers(Role.integration)
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["detail"])
+
+
 def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, **values: object) -> None:
     """Set a customer's restriction or erasure mark through the audited path (the request workflow's job)."""
 
@@ -52,6 +60,7 @@ def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, 
 ALL = (
     "direct_mail",
     "telemarketing",
+    "automated_calls",
     "electronic",
     "market_research",
     "partner_disclosure",
@@ -167,11 +176,89 @@ class TestRules:
         put(client, tenant, c, channels={"electronic": {"prohibited": True}})
         assert may(client, tenant, c, "electronic") == (False, "prohibited")
 
-    def test_partner_disclosure_of_a_private_person_needs_consent(self, client: TestClient, tenant: Tenant) -> None:
+    @pytest.mark.parametrize("channel", ["partner_disclosure", "list_publication"])
+    def test_disclosure_and_publication_of_a_private_person_need_consent(
+        self, client: TestClient, tenant: Tenant, channel: str
+    ) -> None:
+        # GDPR Art. 6(1)(a): the repealed Personal Data Act's "until forbidden" no longer holds for lists.
         c = new_customer(client, tenant)["id"]
-        assert may(client, tenant, c, "partner_disclosure") == (False, "no_consent")
-        put(client, tenant, c, channels={"partner_disclosure": {"consent": True}}, wording="Saa luovuttaa.")
-        assert may(client, tenant, c, "partner_disclosure") == (True, "consent")
+        assert may(client, tenant, c, channel) == (False, "no_consent")
+        assert "Art. 6(1)(a)" in detail(client, tenant, c, channel)
+        put(client, tenant, c, channels={channel: {"consent": True}}, wording="Saa luovuttaa ja julkaista.")
+        assert may(client, tenant, c, channel) == (True, "consent")
+
+    @pytest.mark.parametrize("channel", ["partner_disclosure", "list_publication"])
+    def test_disclosure_and_publication_of_a_business_contact_until_objected(
+        self, client: TestClient, tenant: Tenant, channel: str
+    ) -> None:
+        # Not electronic marketing: § 200 does not govern it; legitimate interest and the right to object do.
+        c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
+        assert may(client, tenant, c, channel) == (True, "business_contact")
+        text = detail(client, tenant, c, channel)
+        assert "Art. 6(1)(f)" in text
+        assert "Art. 21" in text
+        assert "§ 200" not in text
+        put(client, tenant, c, channels={channel: {"prohibited": True}})
+        assert may(client, tenant, c, channel) == (False, "prohibited")
+
+
+class TestAutomatedCalls:
+    """Act 917/2014 § 200(1): automated calling systems and voice messages need a private person's consent."""
+
+    def test_a_private_person_needs_consent_unlike_for_telemarketing(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        assert may(client, tenant, c, "telemarketing") == (True, "not_prohibited")
+        assert may(client, tenant, c, "automated_calls") == (False, "no_consent")
+        assert "§ 200(1)" in detail(client, tenant, c, "automated_calls")
+        put(client, tenant, c, channels={"automated_calls": {"consent": True}}, wording="Saa soittaa automaattisesti.")
+        assert may(client, tenant, c, "automated_calls") == (True, "consent")
+        put(client, tenant, c, channels={"automated_calls": {"consent": False}})
+        assert may(client, tenant, c, "automated_calls") == (False, "consent_withdrawn")
+
+    def test_no_existing_customer_exception(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant)
+        assert may(client, tenant, c, "electronic", own_similar_products="true") == (True, "existing_customer")
+        assert may(client, tenant, c, "automated_calls", own_similar_products="true") == (False, "no_consent")
+
+    def test_a_business_contact_until_prohibited(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
+        assert may(client, tenant, c, "automated_calls") == (True, "business_contact")
+        put(client, tenant, c, channels={"automated_calls": {"prohibited": True}}, received_via="phone")
+        assert may(client, tenant, c, "automated_calls") == (False, "prohibited")
+        assert may(client, tenant, c, "telemarketing") == (True, "not_prohibited")
+
+    def test_in_the_state_and_the_history(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        state = put(client, tenant, c, channels={"automated_calls": {"prohibited": True}}, received_via="letter")
+        channels = {s["channel"]: s for s in state["channels"]}
+        assert channels["automated_calls"]["decision"]["reason"] == "prohibited"
+        assert [(h["channel"], h["action"]) for h in state["history"]] == [("automated_calls", "prohibited")]
+
+    def test_in_the_campaign_check(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        answers = campaign(client, tenant, [f'{{"customer_id": "{c}"}}'.encode()], channel="automated_calls")
+        assert (answers[0]["allowed"], answers[0]["reason"]) == (False, "no_consent")
+
+
+def ago(days: int) -> str:
+    return (dt.date.today() - dt.timedelta(days=days)).isoformat()
+
+
+def order(client: TestClient, tenant: Tenant, customer_id: object, days_ago: int, status: str = "paid") -> None:
+    response = client.post(
+        f"/v1/customers/{customer_id}/orders",
+        json={"order_date": ago(days_ago), "total": "9.90", "invoice_status": status},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 201, response.text
+
+
+def existing_customer(client: TestClient, tenant: Tenant, days_ago: int = 30, **fields: object) -> str:
+    """A private person whose e-mail was collected at a sale `days_ago`, with an opt-out offered."""
+    c = new_customer(client, tenant, **({"source": "purchase"} | fields))["id"]
+    order(client, tenant, c, days_ago)
+    put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}}, source="checkout")
+    return str(c)
 
 
 class TestRecording:

@@ -122,6 +122,38 @@ class Verdict:
         return Decision(channel=channel, allowed=self.allowed, reason=self.reason, detail=self.detail)
 
 
+# Channels where a private person must have said yes first; everywhere else the rule is "until forbidden".
+# Act 917/2014 § 200(1): electronic direct marketing (e-mail, SMS) and automated calling systems or voice
+# messages to a natural person need their prior consent.
+CONSENT_BY_917 = frozenset({Channel.electronic, Channel.automated_calls})
+# GDPR Art. 6(1)(a): handing a private person's data to partners for their marketing, or publishing it in a
+# list, rests on consent. (Publication "until forbidden" was the repealed Personal Data Act's opt-out model.)
+CONSENT_BY_GDPR = frozenset({Channel.partner_disclosure, Channel.list_publication})
+CONSENT_CHANNELS = CONSENT_BY_917 | CONSENT_BY_GDPR
+
+_NO_CONSENT = {
+    Channel.electronic: "Electronic marketing to a private person needs their prior consent (917/2014 § 200(1)).",
+    Channel.automated_calls: "Automated calls and voice messages to a private person need their prior consent "
+    "(917/2014 § 200(1)).",
+    Channel.partner_disclosure: "Disclosing a private person to partners for their marketing needs their consent "
+    "(GDPR Art. 6(1)(a)).",
+    Channel.list_publication: "Publishing a private person in a list needs their consent (GDPR Art. 6(1)(a)).",
+}
+_BUSINESS = {
+    # § 200(1) protects natural persons; a contact addressed in their work role may be marketed to on the
+    # controller's legitimate interest until they object (GDPR Art. 6(1)(f), Art. 21(2)-(3)).
+    Channel.electronic: "A business contact: allowed until prohibited (917/2014 § 200(1) binds marketing to "
+    "private persons; GDPR Art. 6(1)(f), Art. 21(2)).",
+    Channel.automated_calls: "A business contact: allowed until prohibited (917/2014 § 200(1) binds marketing "
+    "to private persons; GDPR Art. 6(1)(f), Art. 21(2)).",
+    # Disclosure and publication are no electronic marketing: § 200 does not govern them at all.
+    Channel.partner_disclosure: "A business contact: disclosure to partners allowed until the person objects "
+    "(GDPR Art. 6(1)(f), Art. 21(2)).",
+    Channel.list_publication: "A business contact: publication allowed until the person objects "
+    "(GDPR Art. 6(1)(f), Art. 21(2)).",
+}
+
+
 def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool = False) -> Verdict:
     """The rules, most restrictive first; every answer names its reason."""
     answer = Verdict
@@ -136,10 +168,10 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
         return answer(False, Reason.objection, "The person objected to direct marketing (Art. 21(3)).")
     if facts.prohibited_at is not None:
         return answer(False, Reason.prohibited, f"The person forbade {channel.value} marketing.")
-    if channel not in (Channel.electronic, Channel.partner_disclosure):
+    if channel not in CONSENT_CHANNELS:
         return answer(True, Reason.not_prohibited, "Allowed until the person forbids it.")
     if facts.kind is CustomerKind.business:
-        return answer(True, Reason.business_contact, "A business contact: allowed until prohibited (917/2014 § 200).")
+        return answer(True, Reason.business_contact, _BUSINESS[channel])
     if facts.consented_at is not None:
         return answer(True, Reason.consent, f"The person consented on {facts.consented_at.date().isoformat()}.")
     if facts.consent_withdrawn_at is not None:
@@ -155,9 +187,7 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
             Reason.existing_customer,
             "An existing customer offered an opt-out, for the business's own similar products (917/2014 § 200).",
         )
-    if channel is Channel.partner_disclosure:
-        return answer(False, Reason.no_consent, "Disclosure to partners for their marketing needs consent.")
-    return answer(False, Reason.no_consent, "Electronic marketing to a private person needs their prior consent.")
+    return answer(False, Reason.no_consent, _NO_CONSENT[channel])
 
 
 async def facts_for(
