@@ -124,19 +124,6 @@ class TestRules:
         assert electronic["consent_given_at"] is None
         assert electronic["consent_withdrawn_at"].startswith(yesterday[:10])
 
-    def test_existing_customer_exception(self, client: TestClient, tenant: Tenant) -> None:
-        c = new_customer(client, tenant)["id"]
-        own = {"own_similar_products": "true"}
-        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
-        assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")  # not a customer yet
-        client.post(
-            f"/v1/customers/{c}/orders", json={"order_date": "2026-01-01", "total": "9.90"}, headers=tenant.headers()
-        )
-        assert may(client, tenant, c, "electronic", **own) == (True, "existing_customer")
-        assert may(client, tenant, c, "electronic") == (False, "no_consent")  # someone else's products
-        put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
-        assert may(client, tenant, c, "electronic", **own) == (False, "prohibited")
-
     def test_what_was_recorded_last_holds_whatever_date_it_bears(self, client: TestClient, tenant: Tenant) -> None:
         c = new_customer(client, tenant)["id"]
         soon = (utcnow() + dt.timedelta(seconds=30)).isoformat()  # within the allowed clock skew
@@ -150,25 +137,6 @@ class TestRules:
         assert may(client, tenant, c, "direct_mail") == (False, "prohibited")
         history = put(client, tenant, c, channels={"direct_mail": {"prohibited": True}})["history"]
         assert len(history) == 5  # the repeat recorded nothing
-
-    def test_an_ended_or_future_relationship_is_not_existing(self, client: TestClient, tenant: Tenant) -> None:
-        own = {"own_similar_products": "true"}
-        ended = new_customer(client, tenant, relationship_start_date="2010-01-01", relationship_end_date="2012-01-01")[
-            "id"
-        ]
-        client.post(
-            f"/v1/customers/{ended}/orders",
-            json={"order_date": "2011-01-01", "total": "1.00"},
-            headers=tenant.headers(),
-        )
-        future = new_customer(client, tenant, relationship_start_date="2999-01-01")["id"]
-        for c in (ended, future):
-            put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
-            assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")
-
-    def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
-        c = new_customer(client, tenant, relationship_start_date="2020-01-01")["id"]
-        assert may(client, tenant, c, "electronic", own_similar_products="true") == (False, "no_consent")
 
     def test_business_contact_until_prohibited(self, client: TestClient, tenant: Tenant) -> None:
         c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
@@ -259,6 +227,89 @@ def existing_customer(client: TestClient, tenant: Tenant, days_ago: int = 30, **
     order(client, tenant, c, days_ago)
     put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}}, source="checkout")
     return str(c)
+
+
+def set_window(client: TestClient, tenant: Tenant, months: int) -> None:
+    body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+    body["marketing"] = {"existing_customer_months": months}
+    response = client.put("/v1/controller", json=body, headers=tenant.headers())
+    assert response.status_code == 200, response.text
+
+
+OWN = {"own_similar_products": "true"}
+
+
+class TestExistingCustomer:
+    """Act 917/2014 § 200(2): e-mail collected at a recent sale, an opt-out offered, own similar products."""
+
+    def test_a_recent_sale_with_an_opt_out(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant, days_ago=30)
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        assert ago(30) in detail(client, tenant, c, "electronic", **OWN)  # the detail names the sale date
+        assert may(client, tenant, c, "electronic") == (False, "no_consent")  # someone else's products
+        put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "prohibited")
+
+    def test_not_before_a_sale(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase", relationship_start_date="2020-01-01")["id"]
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+
+    def test_a_sale_in_2012_is_not_recent(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        client.post(
+            f"/v1/customers/{c}/orders", json={"order_date": "2012-05-01", "total": "9.90"}, headers=tenant.headers()
+        )
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no sale within 24 months" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_the_window_is_two_years_by_default_and_the_profiles_to_set(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        c = existing_customer(client, tenant, days_ago=300)  # ten months ago
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        set_window(client, tenant, 6)
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no sale within 6 months" in detail(client, tenant, c, "electronic", **OWN)
+        order(client, tenant, c, days_ago=10)  # a new sale renews the relationship
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        assert ago(10) in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_the_window_has_bounds(self, client: TestClient, tenant: Tenant) -> None:
+        body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        for months in (0, 61, -24):
+            body["marketing"] = {"existing_customer_months": months}
+            assert client.put("/v1/controller", json=body, headers=tenant.headers()).status_code == 422
+
+    def test_the_email_must_be_collected_at_a_sale(self, client: TestClient, tenant: Tenant) -> None:
+        for source in ("registration", None):
+            c = existing_customer(client, tenant, source=source)
+            assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+            assert "not collected at a sale" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_a_credited_sale_is_no_sale(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        order(client, tenant, c, days_ago=5, status="credited")
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+
+    def test_an_ended_relationship_is_not_existing(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant, days_ago=60, relationship_end_date=ago(1))
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "relationship has ended" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        order(client, tenant, c, days_ago=3)
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no opt-out" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_in_the_campaign_check(self, client: TestClient, tenant: Tenant) -> None:
+        recent, old = existing_customer(client, tenant, days_ago=30), existing_customer(client, tenant, days_ago=800)
+        lines = [f'{{"customer_id": "{c}"}}'.encode() for c in (recent, old)]
+        answers = campaign(client, tenant, lines, channel="electronic", own_similar_products="true")
+        assert [a["reason"] for a in answers] == ["existing_customer", "no_consent"]
 
 
 class TestRecording:

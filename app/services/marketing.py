@@ -28,6 +28,7 @@ from app.models.marketing import (
     MarketingUpdate,
     Reason,
 )
+from app.models.profile import DEFAULT_SALE_WINDOW_MONTHS
 from app.models.webhooks import EventType
 from app.services import webhooks
 from app.services.customers import get_customer
@@ -36,7 +37,9 @@ from app.validators import normalise_phone
 
 # Per customer and channel: for each kind of event, when the latest one was recorded (which decides: what the
 # register learnt last holds, whatever date the person's letter bears) and the time it says it happened (shown);
-# and what decides beyond them: kind, restriction, erasure, an existing customer relationship.
+# and what decides beyond them: kind, restriction, erasure, and for the existing-customer exception the latest
+# sale within the profile's window (`marketing.existing_customer_months`), where the person's contact details
+# came from, and whether the relationship has ended.
 _ACTIONS = (
     "prohibited",
     "prohibition_lifted",
@@ -54,13 +57,22 @@ _AGGREGATES = ",\n".join(
 _FACTS = text(
     """
     SELECT c.id, c.kind, c.restricted_at, c.erased_at,
-           (c.relationship_start_date <= current_date
-              AND (c.relationship_end_date IS NULL OR c.relationship_end_date >= current_date))
-           OR (c.relationship_end_date IS NULL AND EXISTS (
-                SELECT 1 FROM customer_order o WHERE o.controller_id = c.controller_id AND o.customer_id = c.id
-           )) AS existing_customer,
+           c.source IS NOT NULL AND c.source::text = 'purchase' AS collected_at_sale,
+           c.relationship_end_date IS NOT NULL AND c.relationship_end_date < current_date AS relationship_ended,
+           w.months AS sale_window_months,
+           (SELECT max(o.order_date) FROM customer_order o
+            WHERE o.controller_id = c.controller_id AND o.customer_id = c.id AND o.invoice_status <> 'credited'
+              AND o.order_date <= current_date AND o.order_date >= current_date - make_interval(months => w.months)
+           ) AS recent_sale_date,
            ch.channel::text AS channel, m.*
     FROM customer c
+    CROSS JOIN (
+        SELECT coalesce(
+            (SELECT (profile #>> '{marketing,existing_customer_months}')::int
+             FROM controller WHERE id = :controller_id),
+            :default_months
+        ) AS months
+    ) w
     CROSS JOIN unnest(CAST(:channels AS channel[])) AS ch(channel)
     LEFT JOIN LATERAL (
         SELECT {aggregates}
@@ -73,6 +85,15 @@ _FACTS = text(
 )
 
 
+def _params(actor: Actor, channels: Sequence[Channel], customer_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    return {
+        "channels": [c.value for c in channels],
+        "controller_id": actor.controller_id,
+        "ids": list(customer_ids),
+        "default_months": DEFAULT_SALE_WINDOW_MONTHS,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the decision about one customer and one channel depends on."""
@@ -80,7 +101,10 @@ class Facts:
     kind: CustomerKind
     restricted: bool
     erased: bool
-    existing_customer: bool
+    collected_at_sale: bool
+    relationship_ended: bool
+    sale_window_months: int
+    recent_sale_date: dt.date | None
     prohibited_at: dt.datetime | None
     consented_at: dt.datetime | None
     consent_withdrawn_at: dt.datetime | None
@@ -101,7 +125,10 @@ def _facts(row: Any) -> Facts:
         kind=CustomerKind(row.kind),
         restricted=row.restricted_at is not None,
         erased=row.erased_at is not None,
-        existing_customer=bool(row.existing_customer),
+        collected_at_sale=bool(row.collected_at_sale),
+        relationship_ended=bool(row.relationship_ended),
+        sale_window_months=row.sale_window_months,
+        recent_sale_date=row.recent_sale_date,
         prohibited_at=_on(row.prohibited_rec, row.prohibition_lifted_rec, row.prohibited_at),
         consented_at=consented_at,
         consent_withdrawn_at=row.consent_withdrawn_at if consented_at is None else None,
@@ -176,18 +203,36 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
         return answer(True, Reason.consent, f"The person consented on {facts.consented_at.date().isoformat()}.")
     if facts.consent_withdrawn_at is not None:
         return answer(False, Reason.consent_withdrawn, "The person withdrew their consent.")
-    if (
-        channel is Channel.electronic
-        and own_similar_products
-        and facts.existing_customer
-        and facts.opt_out_offered_at is not None
-    ):
-        return answer(
-            True,
-            Reason.existing_customer,
-            "An existing customer offered an opt-out, for the business's own similar products (917/2014 § 200).",
-        )
+    if channel is Channel.electronic and own_similar_products:
+        missing = _not_existing_customer(facts)
+        if missing is None:
+            assert facts.recent_sale_date is not None
+            return answer(
+                True,
+                Reason.existing_customer,
+                f"An existing customer: bought on {facts.recent_sale_date.isoformat()}, the e-mail collected at "
+                "the sale with an opt-out offered; for the business's own similar products (917/2014 § 200(2)).",
+            )
+        return answer(False, Reason.no_consent, f"{_NO_CONSENT[channel]} Not an existing customer: {missing}.")
     return answer(False, Reason.no_consent, _NO_CONSENT[channel])
+
+
+def _not_existing_customer(facts: Facts) -> str | None:
+    """Why the existing-customer exception does not apply, or None when it does.
+
+    917/2014 § 200(2): contact details the seller got from its customer in connection with a sale may be used
+    for its own similar products, if the customer was offered a free opt-out when they were collected. A sale
+    long past is no customer relationship: the profile sets how recent it must be (docs/marketing.md).
+    """
+    if facts.relationship_ended:
+        return "the customer relationship has ended"
+    if facts.recent_sale_date is None:
+        return f"no sale within {facts.sale_window_months} months"
+    if not facts.collected_at_sale:
+        return "the contact details were not collected at a sale (source purchase)"
+    if facts.opt_out_offered_at is None:
+        return "no opt-out was offered when the contact details were collected"
+    return None
 
 
 async def facts_for(
@@ -196,9 +241,7 @@ async def facts_for(
     """Read the facts for many customers and one channel in one query."""
     if not customer_ids:
         return {}
-    rows = await session.execute(
-        _FACTS, {"channels": [channel.value], "controller_id": actor.controller_id, "ids": list(customer_ids)}
-    )
+    rows = await session.execute(_FACTS, _params(actor, [channel], customer_ids))
     return {row.id: _facts(row) for row in rows}
 
 
@@ -240,10 +283,7 @@ def _changes(data: MarketingUpdate, current: dict[Channel, Facts]) -> Iterable[t
 
 async def _all_facts(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
     """The facts for one customer on every channel, in one query."""
-    rows = await session.execute(
-        _FACTS,
-        {"channels": [c.value for c in Channel], "controller_id": actor.controller_id, "ids": [customer_id]},
-    )
+    rows = await session.execute(_FACTS, _params(actor, list(Channel), [customer_id]))
     found = {Channel(row.channel): _facts(row) for row in rows}
     return {channel: found[channel] for channel in Channel}
 
