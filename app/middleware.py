@@ -24,8 +24,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/x-ndjson")
 
 
-# Routes that stream their body: the larger limit applies to them.
-STREAMED = ("/v1/customers/import", "/v1/marketing/check")
+# Routes that stream their body: the larger limit applies to them; a suppression list's entries may be CSV.
+STREAMED = re.compile(r"^/v1/(customers/import|marketing/check|suppression-lists/[^/]+/entries)$")
+_STREAMED_TYPES = (*_JSON_TYPES, "text/csv")
 
 
 def _observe(scope: Scope, status: int, elapsed: float) -> None:
@@ -75,10 +76,10 @@ class RequestMiddleware:
                 message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())], scope)
             await send(message)
 
-        streamed = scope["path"] in STREAMED
+        streamed = STREAMED.match(scope["path"]) is not None
         limit = self.max_stream_bytes if streamed else self.max_body_bytes
         try:
-            if _refused_media_type(scope["method"], headers):
+            if _refused_media_type(scope["method"], headers, _STREAMED_TYPES if streamed else _JSON_TYPES):
                 response = problem_response(
                     415, slug="unsupported-media-type", detail="Send the body as application/json."
                 )
@@ -103,14 +104,14 @@ class RequestMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-def _refused_media_type(method: str, headers: dict[bytes, bytes]) -> bool:
+def _refused_media_type(method: str, headers: dict[bytes, bytes], accepted: tuple[str, ...]) -> bool:
     if method not in ("POST", "PUT", "PATCH"):
         return False
     length = headers.get(b"content-length")
     if length == b"0" or (length is None and b"transfer-encoding" not in headers):
         return False
     media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
-    return media_type not in _JSON_TYPES
+    return media_type not in accepted
 
 
 def _declared_length(headers: dict[bytes, bytes]) -> int:

@@ -52,6 +52,7 @@ class Reason(enum.StrEnum):
     restricted = "restricted"
     objection = "objection"
     prohibited = "prohibited"
+    suppressed = "suppressed"
     consent = "consent"
     no_consent = "no_consent"
     consent_withdrawn = "consent_withdrawn"
