@@ -24,9 +24,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/x-ndjson")
 
 
-# Routes that stream their body: the larger limit applies to them; a suppression list's entries may be CSV.
+# Routes that stream their body: the larger limit applies to them. A suppression list's entries may be CSV.
 STREAMED = re.compile(r"^/v1/(customers/import|marketing/check|suppression-lists/[^/]+/entries)$")
-_STREAMED_TYPES = (*_JSON_TYPES, "text/csv")
+_CSV_TAKEN = re.compile(r"^/v1/suppression-lists/[^/]+/entries$")
+_CSV_TYPES = (*_JSON_TYPES, "text/csv")
 
 
 def _observe(scope: Scope, status: int, elapsed: float) -> None:
@@ -79,7 +80,8 @@ class RequestMiddleware:
         streamed = STREAMED.match(scope["path"]) is not None
         limit = self.max_stream_bytes if streamed else self.max_body_bytes
         try:
-            if _refused_media_type(scope["method"], headers, _STREAMED_TYPES if streamed else _JSON_TYPES):
+            accepted = _CSV_TYPES if _CSV_TAKEN.match(scope["path"]) else _JSON_TYPES
+            if _refused_media_type(scope["method"], headers, accepted):
                 response = problem_response(
                     415, slug="unsupported-media-type", detail="Send the body as application/json."
                 )
