@@ -32,6 +32,7 @@ from app.models.marketing import MarketingEvent
 from app.models.notices import PrivacyNotice
 from app.models.orders import Order
 from app.models.requests import SubjectRequest
+from app.models.suppression import SuppressionEntry, SuppressionList
 from app.models.webhooks import Webhook
 from app.subject_keys import decrypt, default_keyring, encrypt, subject_keys
 
@@ -57,6 +58,10 @@ AUDITED: dict[type, Audited] = {
     Webhook: Audited("webhook", lambda _: None, frozenset({"secret_encrypted"})),
     # A request's values are the person's: under their key, or the request's own until it is linked.
     SubjectRequest: Audited("request", lambda r: r.customer_id or r.id, frozenset({"version"})),
+    SuppressionList: Audited("suppression_list", lambda _: None, frozenset({"version"})),
+    # Who is on a list is recorded nowhere readable: the event says which list and what kind, not the digest
+    # (an erased person's entries leave nothing behind that their details would find again).
+    SuppressionEntry: Audited("suppression_entry", lambda _: None, frozenset({"digest"})),
 }
 
 

@@ -29,6 +29,7 @@ from app.routers import (
     orders,
     requests,
     restriction,
+    suppression,
     webhooks,
 )
 from app.subject_keys import check_master_key
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         customers,
         orders,
         marketing,
+        suppression,
         requests,
         exports,
         restriction,

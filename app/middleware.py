@@ -24,8 +24,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/merge-patch+json", "application/x-ndjson")
 
 
-# Routes that stream their body: the larger limit applies to them.
-STREAMED = ("/v1/customers/import", "/v1/marketing/check")
+# Routes that stream their body: the larger limit applies to them. A suppression list's entries may be CSV.
+STREAMED = re.compile(r"^/v1/(customers/import|marketing/check|suppression-lists/[^/]+/entries)$")
+_CSV_TAKEN = re.compile(r"^/v1/suppression-lists/[^/]+/entries$")
+_CSV_TYPES = (*_JSON_TYPES, "text/csv")
 
 
 def _observe(scope: Scope, status: int, elapsed: float) -> None:
@@ -75,10 +77,11 @@ class RequestMiddleware:
                 message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())], scope)
             await send(message)
 
-        streamed = scope["path"] in STREAMED
+        streamed = STREAMED.match(scope["path"]) is not None
         limit = self.max_stream_bytes if streamed else self.max_body_bytes
         try:
-            if _refused_media_type(scope["method"], headers):
+            accepted = _CSV_TYPES if _CSV_TAKEN.match(scope["path"]) else _JSON_TYPES
+            if _refused_media_type(scope["method"], headers, accepted):
                 response = problem_response(
                     415, slug="unsupported-media-type", detail="Send the body as application/json."
                 )
@@ -103,14 +106,14 @@ class RequestMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-def _refused_media_type(method: str, headers: dict[bytes, bytes]) -> bool:
+def _refused_media_type(method: str, headers: dict[bytes, bytes], accepted: tuple[str, ...]) -> bool:
     if method not in ("POST", "PUT", "PATCH"):
         return False
     length = headers.get(b"content-length")
     if length == b"0" or (length is None and b"transfer-encoding" not in headers):
         return False
     media_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
-    return media_type not in _JSON_TYPES
+    return media_type not in accepted
 
 
 def _declared_length(headers: dict[bytes, bytes]) -> int:

@@ -25,6 +25,11 @@ class KeyRing:
     def __init__(self, master_key: bytes) -> None:
         self._master = AESGCM(master_key)
         self._head_key = hmac.new(master_key, b"rekisteri audit head", hashlib.sha256).digest()
+        self._match_root = hmac.new(master_key, b"rekisteri suppression match", hashlib.sha256).digest()
+
+    def match_key(self, controller_id: uuid.UUID) -> bytes:
+        """A controller's key for the keyed digests of its suppression entries (as stable as the master key)."""
+        return hmac.new(self._match_root, controller_id.bytes, hashlib.sha256).digest()
 
     def head_mac(self, controller_id: uuid.UUID, seq: int, head_hash: bytes) -> bytes:
         """Seal a chain head: only a holder of the master key can move it."""

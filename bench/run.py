@@ -216,15 +216,22 @@ def _single(port_app: int, port_bare: int, key: str, ids: list[str], args: argpa
 
 
 def _raw_lookup(url: str, controller_id: str, ids: list[str]) -> float:
+    from app.models.profile import DEFAULT_SALE_WINDOW_MONTHS
     from app.services.marketing import _FACTS
 
     query = str(_FACTS).replace(":channels", "%(channels)s").replace(":controller_id", "%(controller_id)s")
-    query = query.replace(":ids", "%(ids)s")
+    query = query.replace(":ids", "%(ids)s").replace(":default_months", "%(default_months)s")
     with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("SELECT 1")
         started = time.perf_counter()
         rows = conn.execute(
-            query, {"channels": ["electronic"], "controller_id": controller_id, "ids": [uuid.UUID(i) for i in ids]}
+            query,
+            {
+                "channels": ["electronic"],
+                "controller_id": controller_id,
+                "ids": [uuid.UUID(i) for i in ids],
+                "default_months": DEFAULT_SALE_WINDOW_MONTHS,
+            },
         ).fetchall()
         elapsed = time.perf_counter() - started
     assert len(rows) == len(ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import psycopg
@@ -42,6 +43,22 @@ def _restricted(client: TestClient, tenant: Tenant, notice: bool = False) -> str
     if notice:
         client.post(f"/v1/customers/{customer_id}/restriction/notice", json={"via": "letter"}, headers=tenant.headers())
     return customer_id
+
+
+def _suppression_list(client: TestClient, tenant: Tenant) -> str:
+    body = {"name": f"Kielto {uuid.uuid4().hex[:6]}", "channels": ["direct_mail"]}
+    response = client.post("/v1/suppression-lists", json=body, headers=tenant.headers())
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _entries(method: str, list_id: str) -> Call:
+    return lambda c, t: c.request(
+        method,
+        f"/v1/suppression-lists/{list_id}/entries",
+        content=b'{"email": "kielto@example.fi"}\n',
+        headers=t.headers(**{"Content-Type": "application/x-ndjson"}),
+    )
 
 
 def _post(path: str, body: dict[str, object]) -> Call:
@@ -129,6 +146,19 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
             headers=t.headers(**{"Content-Type": "application/x-ndjson"}),
         )
     ),
+    ("POST", "/v1/suppression-lists"): lambda c, t: (
+        lambda c, t: c.post(
+            "/v1/suppression-lists", json={"name": "Oma", "channels": ["telemarketing"]}, headers=t.headers()
+        )
+    ),
+    ("PATCH", "/v1/suppression-lists/{list_id}"): lambda c, t: (
+        lambda lid: lambda c, t: c.patch(f"/v1/suppression-lists/{lid}", json={"source": "oma"}, headers=t.headers())
+    )(_suppression_list(c, t)),
+    ("DELETE", "/v1/suppression-lists/{list_id}"): lambda c, t: (
+        lambda lid: lambda c, t: c.delete(f"/v1/suppression-lists/{lid}", headers=t.headers())
+    )(_suppression_list(c, t)),
+    ("PUT", "/v1/suppression-lists/{list_id}/entries"): lambda c, t: _entries("PUT", _suppression_list(c, t)),
+    ("POST", "/v1/suppression-lists/{list_id}/entries"): lambda c, t: _entries("POST", _suppression_list(c, t)),
     ("PUT", "/v1/controller"): lambda c, t: (
         lambda profile: (
             lambda c, t: c.put(

@@ -34,6 +34,14 @@ def may(client: TestClient, tenant: Tenant, customer_id: object, channel: str, *
     return response.json()["allowed"], response.json()["reason"]
 
 
+def detail(client: TestClient, tenant: Tenant, customer_id: object, channel: str, **query: str) -> str:
+    response = client.get(
+        f"/v1/customers/{customer_id}/marketing/{channel}", params=query, headers=tenant.headers(Role.integration)
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["detail"])
+
+
 def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, **values: object) -> None:
     """Set a customer's restriction or erasure mark through the audited path (the request workflow's job)."""
 
@@ -52,6 +60,7 @@ def mark(client: TestClient, app: FastAPI, tenant: Tenant, customer_id: object, 
 ALL = (
     "direct_mail",
     "telemarketing",
+    "automated_calls",
     "electronic",
     "market_research",
     "partner_disclosure",
@@ -115,19 +124,6 @@ class TestRules:
         assert electronic["consent_given_at"] is None
         assert electronic["consent_withdrawn_at"].startswith(yesterday[:10])
 
-    def test_existing_customer_exception(self, client: TestClient, tenant: Tenant) -> None:
-        c = new_customer(client, tenant)["id"]
-        own = {"own_similar_products": "true"}
-        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
-        assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")  # not a customer yet
-        client.post(
-            f"/v1/customers/{c}/orders", json={"order_date": "2026-01-01", "total": "9.90"}, headers=tenant.headers()
-        )
-        assert may(client, tenant, c, "electronic", **own) == (True, "existing_customer")
-        assert may(client, tenant, c, "electronic") == (False, "no_consent")  # someone else's products
-        put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
-        assert may(client, tenant, c, "electronic", **own) == (False, "prohibited")
-
     def test_what_was_recorded_last_holds_whatever_date_it_bears(self, client: TestClient, tenant: Tenant) -> None:
         c = new_customer(client, tenant)["id"]
         soon = (utcnow() + dt.timedelta(seconds=30)).isoformat()  # within the allowed clock skew
@@ -142,36 +138,178 @@ class TestRules:
         history = put(client, tenant, c, channels={"direct_mail": {"prohibited": True}})["history"]
         assert len(history) == 5  # the repeat recorded nothing
 
-    def test_an_ended_or_future_relationship_is_not_existing(self, client: TestClient, tenant: Tenant) -> None:
-        own = {"own_similar_products": "true"}
-        ended = new_customer(client, tenant, relationship_start_date="2010-01-01", relationship_end_date="2012-01-01")[
-            "id"
-        ]
-        client.post(
-            f"/v1/customers/{ended}/orders",
-            json={"order_date": "2011-01-01", "total": "1.00"},
-            headers=tenant.headers(),
-        )
-        future = new_customer(client, tenant, relationship_start_date="2999-01-01")["id"]
-        for c in (ended, future):
-            put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
-            assert may(client, tenant, c, "electronic", **own) == (False, "no_consent")
-
-    def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
-        c = new_customer(client, tenant, relationship_start_date="2020-01-01")["id"]
-        assert may(client, tenant, c, "electronic", own_similar_products="true") == (False, "no_consent")
-
     def test_business_contact_until_prohibited(self, client: TestClient, tenant: Tenant) -> None:
         c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
         assert may(client, tenant, c, "electronic") == (True, "business_contact")
         put(client, tenant, c, channels={"electronic": {"prohibited": True}})
         assert may(client, tenant, c, "electronic") == (False, "prohibited")
 
-    def test_partner_disclosure_of_a_private_person_needs_consent(self, client: TestClient, tenant: Tenant) -> None:
+    @pytest.mark.parametrize("channel", ["partner_disclosure", "list_publication"])
+    def test_disclosure_and_publication_of_a_private_person_need_consent(
+        self, client: TestClient, tenant: Tenant, channel: str
+    ) -> None:
+        # GDPR Art. 6(1)(a): the repealed Personal Data Act's "until forbidden" no longer holds for lists.
         c = new_customer(client, tenant)["id"]
-        assert may(client, tenant, c, "partner_disclosure") == (False, "no_consent")
-        put(client, tenant, c, channels={"partner_disclosure": {"consent": True}}, wording="Saa luovuttaa.")
-        assert may(client, tenant, c, "partner_disclosure") == (True, "consent")
+        assert may(client, tenant, c, channel) == (False, "no_consent")
+        assert "Art. 6(1)(a)" in detail(client, tenant, c, channel)
+        put(client, tenant, c, channels={channel: {"consent": True}}, wording="Saa luovuttaa ja julkaista.")
+        assert may(client, tenant, c, channel) == (True, "consent")
+
+    @pytest.mark.parametrize("channel", ["partner_disclosure", "list_publication"])
+    def test_disclosure_and_publication_of_a_business_contact_until_objected(
+        self, client: TestClient, tenant: Tenant, channel: str
+    ) -> None:
+        # Not electronic marketing: § 200 does not govern it; legitimate interest and the right to object do.
+        c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
+        assert may(client, tenant, c, channel) == (True, "business_contact")
+        text = detail(client, tenant, c, channel)
+        assert "Art. 6(1)(f)" in text
+        assert "Art. 21" in text
+        assert "§ 200" not in text
+        put(client, tenant, c, channels={channel: {"prohibited": True}})
+        assert may(client, tenant, c, channel) == (False, "prohibited")
+
+
+class TestAutomatedCalls:
+    """Act 917/2014 § 200(1): automated calling systems and voice messages need a private person's consent."""
+
+    def test_a_private_person_needs_consent_unlike_for_telemarketing(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        assert may(client, tenant, c, "telemarketing") == (True, "not_prohibited")
+        assert may(client, tenant, c, "automated_calls") == (False, "no_consent")
+        assert "§ 200(1)" in detail(client, tenant, c, "automated_calls")
+        put(client, tenant, c, channels={"automated_calls": {"consent": True}}, wording="Saa soittaa automaattisesti.")
+        assert may(client, tenant, c, "automated_calls") == (True, "consent")
+        put(client, tenant, c, channels={"automated_calls": {"consent": False}})
+        assert may(client, tenant, c, "automated_calls") == (False, "consent_withdrawn")
+
+    def test_no_existing_customer_exception(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant)
+        assert may(client, tenant, c, "electronic", own_similar_products="true") == (True, "existing_customer")
+        assert may(client, tenant, c, "automated_calls", own_similar_products="true") == (False, "no_consent")
+
+    def test_a_business_contact_until_prohibited(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, kind="business", organisation="Yritys Oy")["id"]
+        assert may(client, tenant, c, "automated_calls") == (True, "business_contact")
+        put(client, tenant, c, channels={"automated_calls": {"prohibited": True}}, received_via="phone")
+        assert may(client, tenant, c, "automated_calls") == (False, "prohibited")
+        assert may(client, tenant, c, "telemarketing") == (True, "not_prohibited")
+
+    def test_in_the_state_and_the_history(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        state = put(client, tenant, c, channels={"automated_calls": {"prohibited": True}}, received_via="letter")
+        channels = {s["channel"]: s for s in state["channels"]}
+        assert channels["automated_calls"]["decision"]["reason"] == "prohibited"
+        assert [(h["channel"], h["action"]) for h in state["history"]] == [("automated_calls", "prohibited")]
+
+    def test_in_the_campaign_check(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant)["id"]
+        answers = campaign(client, tenant, [f'{{"customer_id": "{c}"}}'.encode()], channel="automated_calls")
+        assert (answers[0]["allowed"], answers[0]["reason"]) == (False, "no_consent")
+
+
+def ago(days: int) -> str:
+    return (dt.date.today() - dt.timedelta(days=days)).isoformat()
+
+
+def order(client: TestClient, tenant: Tenant, customer_id: object, days_ago: int, status: str = "paid") -> None:
+    response = client.post(
+        f"/v1/customers/{customer_id}/orders",
+        json={"order_date": ago(days_ago), "total": "9.90", "invoice_status": status},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 201, response.text
+
+
+def existing_customer(client: TestClient, tenant: Tenant, days_ago: int = 30, **fields: object) -> str:
+    """A private person whose e-mail was collected at a sale `days_ago`, with an opt-out offered."""
+    c = new_customer(client, tenant, **({"source": "purchase"} | fields))["id"]
+    order(client, tenant, c, days_ago)
+    put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}}, source="checkout")
+    return str(c)
+
+
+def set_window(client: TestClient, tenant: Tenant, months: int) -> None:
+    body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+    body["marketing"] = {"existing_customer_months": months}
+    response = client.put("/v1/controller", json=body, headers=tenant.headers())
+    assert response.status_code == 200, response.text
+
+
+OWN = {"own_similar_products": "true"}
+
+
+class TestExistingCustomer:
+    """Act 917/2014 § 200(2): e-mail collected at a recent sale, an opt-out offered, own similar products."""
+
+    def test_a_recent_sale_with_an_opt_out(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant, days_ago=30)
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        assert ago(30) in detail(client, tenant, c, "electronic", **OWN)  # the detail names the sale date
+        assert may(client, tenant, c, "electronic") == (False, "no_consent")  # someone else's products
+        put(client, tenant, c, channels={"electronic": {"prohibited": True}})  # the opt-out used
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "prohibited")
+
+    def test_not_before_a_sale(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase", relationship_start_date="2020-01-01")["id"]
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+
+    def test_a_sale_in_2012_is_not_recent(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        client.post(
+            f"/v1/customers/{c}/orders", json={"order_date": "2012-05-01", "total": "9.90"}, headers=tenant.headers()
+        )
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no sale within 24 months" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_the_window_is_two_years_by_default_and_the_profiles_to_set(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        c = existing_customer(client, tenant, days_ago=300)  # ten months ago
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        set_window(client, tenant, 6)
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no sale within 6 months" in detail(client, tenant, c, "electronic", **OWN)
+        order(client, tenant, c, days_ago=10)  # a new sale renews the relationship
+        assert may(client, tenant, c, "electronic", **OWN) == (True, "existing_customer")
+        assert ago(10) in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_the_window_has_bounds(self, client: TestClient, tenant: Tenant) -> None:
+        body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        for months in (0, 61, -24):
+            body["marketing"] = {"existing_customer_months": months}
+            assert client.put("/v1/controller", json=body, headers=tenant.headers()).status_code == 422
+
+    def test_the_email_must_be_collected_at_a_sale(self, client: TestClient, tenant: Tenant) -> None:
+        for source in ("registration", None):
+            c = existing_customer(client, tenant, source=source)
+            assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+            assert "not collected at a sale" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_a_credited_sale_is_no_sale(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        order(client, tenant, c, days_ago=5, status="credited")
+        put(client, tenant, c, channels={"electronic": {"opt_out_offered": True}})
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+
+    def test_an_ended_relationship_is_not_existing(self, client: TestClient, tenant: Tenant) -> None:
+        c = existing_customer(client, tenant, days_ago=60, relationship_end_date=ago(1))
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "relationship has ended" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_existing_customer_needs_the_opt_out_offered(self, client: TestClient, tenant: Tenant) -> None:
+        c = new_customer(client, tenant, source="purchase")["id"]
+        order(client, tenant, c, days_ago=3)
+        assert may(client, tenant, c, "electronic", **OWN) == (False, "no_consent")
+        assert "no opt-out" in detail(client, tenant, c, "electronic", **OWN)
+
+    def test_in_the_campaign_check(self, client: TestClient, tenant: Tenant) -> None:
+        recent, old = existing_customer(client, tenant, days_ago=30), existing_customer(client, tenant, days_ago=800)
+        lines = [f'{{"customer_id": "{c}"}}'.encode() for c in (recent, old)]
+        answers = campaign(client, tenant, lines, channel="electronic", own_similar_products="true")
+        assert [a["reason"] for a in answers] == ["existing_customer", "no_consent"]
 
 
 class TestRecording:

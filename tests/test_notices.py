@@ -191,6 +191,38 @@ class TestNotice:
         assert "Right to prohibit direct marketing" in titles
         assert "no signature is needed" in " ".join(texts(rights))
 
+    def test_the_marketing_rules_name_every_channel_and_the_profiles_window(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        # Act 917/2014 § 200(1)-(2): consent for e-mail, SMS and automated calls; the existing-customer window.
+        for lang, words in {
+            "fi": ("automatisoiduilla soittojärjestelmillä", "viimeisten 24 kuukauden"),
+            "sv": ("automatiska uppringningssystem", "de senaste 24 månaderna"),
+            "en": ("automated calling systems", "within the last 24 months"),
+        }.items():
+            rights = " ".join(texts(section(notice(client, tenant, lang=lang), "rights")))
+            assert all(w in rights for w in words), lang
+        body, _ = profile(client, tenant)
+        body["marketing"] = {"existing_customer_months": 12}
+        put(client, tenant, body)
+        rights = " ".join(texts(section(notice(client, tenant, lang="en"), "rights")))
+        assert "within the last 12 months" in rights
+        assert "{months}" not in rights
+
+    def test_a_version_published_before_a_setting_existed_is_unchanged_by_its_default(
+        self, client: TestClient, tenant: Tenant, owner_db: Any
+    ) -> None:
+        body, _ = profile(client, tenant)
+        before = client.get("/v1/privacy-notice", headers=tenant.headers()).json()["version"]
+        # The version as an older release kept it, without the setting (written past the audit trigger).
+        owner_db.execute("SET session_replication_role = replica")
+        owner_db.execute(
+            "UPDATE privacy_notice SET profile = profile - 'marketing' WHERE controller_id = %s", (tenant.id,)
+        )
+        owner_db.execute("SET session_replication_role = DEFAULT")
+        put(client, tenant, body)  # the same profile, the setting at its default
+        assert client.get("/v1/privacy-notice", headers=tenant.headers()).json()["version"] == before
+
     def test_untranslated_texts_say_they_are_finnish(self, client: TestClient, tenant: Tenant) -> None:
         body, _ = profile(client, tenant)
         body["notice"]["purposes"] = [{"fi": "Vain suomeksi"}, {"fi": "Myös ruotsiksi", "sv": "Även på svenska"}]

@@ -10,6 +10,7 @@ from app.models import (  # noqa: F401
     notices,
     orders,
     requests,
+    suppression,
     webhooks,
 )
 from app.models.base import metadata

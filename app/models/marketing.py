@@ -17,6 +17,8 @@ from app.models.base import IsoDateTime, created_at_field, id_field, tenant_fiel
 class Channel(enum.StrEnum):
     direct_mail = "direct_mail"
     telemarketing = "telemarketing"
+    # Act 917/2014 § 200(1): automated calling systems and voice messages are not telemarketing by a person.
+    automated_calls = "automated_calls"
     electronic = "electronic"
     market_research = "market_research"
     partner_disclosure = "partner_disclosure"
@@ -50,6 +52,7 @@ class Reason(enum.StrEnum):
     restricted = "restricted"
     objection = "objection"
     prohibited = "prohibited"
+    suppressed = "suppressed"
     consent = "consent"
     no_consent = "no_consent"
     consent_withdrawn = "consent_withdrawn"

@@ -225,6 +225,25 @@ class ProfileNotice(_Strict):
         return years[0] if years else None
 
 
+# Act 917/2014 § 200(2) sets no period; a sale two years back is the default reading of a recent one
+# (docs/marketing.md), and a window past five years would no longer be an existing customer relationship.
+DEFAULT_SALE_WINDOW_MONTHS = 24
+MAX_SALE_WINDOW_MONTHS = 60
+
+
+class ProfileMarketing(_Strict):
+    """How the marketing check applies the law's choices to this controller (docs/marketing.md)."""
+
+    existing_customer_months: int = Field(
+        default=DEFAULT_SALE_WINDOW_MONTHS,
+        ge=1,
+        le=MAX_SALE_WINDOW_MONTHS,
+        description="How recent a sale must be for the existing-customer exception to e-mail marketing "
+        "(Act 917/2014 § 200(2)): the person bought within this many months, their e-mail was collected at "
+        "the sale and they were offered an opt-out. Default 24, at most 60.",
+    )
+
+
 class ProfileContent(_Strict):
     """What a profile says: everything but the slug, which names the controller and never changes."""
 
@@ -233,6 +252,7 @@ class ProfileContent(_Strict):
     contact_person: ProfileContactPerson | None = None
     register_: ProfileRegister = Field(alias="register")
     notice: ProfileNotice = Field(default_factory=ProfileNotice)
+    marketing: ProfileMarketing = Field(default_factory=ProfileMarketing)
 
 
 class ControllerProfile(ProfileContent):

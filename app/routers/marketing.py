@@ -18,6 +18,7 @@ from app.json import dumps
 from app.models.marketing import Channel, Decision, MarketingState, MarketingUpdate
 from app.routers._http import DuplexStream
 from app.security import Writer
+from app.services import campaign
 from app.services import marketing as service
 
 router = APIRouter(tags=["marketing"])
@@ -26,8 +27,8 @@ OwnSimilar = Annotated[
     bool,
     Query(
         description="The campaign offers the business's own products similar to what the person bought: "
-        "then an existing customer who was offered an opt-out may get electronic marketing without consent "
-        "(Act 917/2014 § 200)."
+        "then an existing customer (a sale within the profile's window, the e-mail collected at it, an opt-out "
+        "offered) may get electronic marketing without consent (Act 917/2014 § 200(2))."
     ),
 ]
 NDJSON = "application/x-ndjson"
@@ -64,10 +65,13 @@ async def put_marketing(
 @router.get(
     "/v1/customers/{customer_id}/marketing/{channel}",
     summary="May we market to this person",
-    description="Answers yes or no for one channel, with a machine-readable `reason` and a human `detail`. "
-    "Order of the rules: unknown person, erased, restricted, objection, prohibition on the channel; then for "
-    "electronic marketing and partner disclosure, business contacts are allowed, private persons need a live "
-    "consent (or, for `own_similar_products`, to be an existing customer who was offered an opt-out).",
+    description="Answers yes or no for one channel, with a machine-readable `reason` and a human `detail` that "
+    "names the rule's source. Order of the rules: unknown person, erased, restricted, objection, prohibition on "
+    "the channel, a match on a suppression list that forbids it (`suppressed`, the list named); then for "
+    "electronic marketing, automated calls, partner disclosure and list publication, business contacts are "
+    "allowed, private persons need a live consent (or, for electronic marketing with `own_similar_products`, "
+    "to be an existing customer: a sale within the profile's window, the e-mail collected at it, an opt-out "
+    "offered). The rules and their sources: docs/marketing.md.",
     responses=problem_responses(401, 403, 422),
 )
 async def check_one(
@@ -103,8 +107,9 @@ def _replay(spool: IO[bytes]) -> Iterator[bytes]:
     "The list is checked as it arrives and the answers, kept on disk past 1 MiB, are sent once it has all come: "
     "a million identifiers take constant memory, and any HTTP client works. A line over 4096 bytes is answered "
     "`invalid_identifier`. An identifier "
-    "matching nobody is `unknown_subject` (never allowed by default); one matching several people is allowed "
-    "only if all of them allow it.",
+    "matching nobody is `unknown_subject` (never allowed by default), unless it is on a suppression list that "
+    'forbids the channel: then it is `suppressed`, whoever has it, and the line carries `"detail"` naming the '
+    "list. One matching several people is allowed only if all of them allow it.",
     responses={
         200: {"content": {NDJSON: {"example": '{"line": 1, "allowed": true, "reason": "consent"}\n'}}},
         **problem_responses(401, 403, 415, 422),
@@ -129,10 +134,10 @@ async def check_many(
     # stall both ends once the socket buffers fill.
     answers = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by _replay)
 
-    async def answer(batch: list[service.Line]) -> bytes:
+    async def answer(batch: list[campaign.Line]) -> bytes:
         # A short transaction per batch: no connection is held while the client sends the next lines.
         async with tenant_session(request, actor) as session:
-            rows = await service.check_batch(
+            rows = await campaign.check_batch(
                 session=session, actor=actor, lines=batch, channel=channel, own_similar_products=own_similar_products
             )
         return b"".join(dumps(row) + b"\n" for row in rows)
@@ -141,13 +146,13 @@ async def check_many(
     # the order of the list.
     in_flight: deque[asyncio.Task[bytes]] = deque()
     try:
-        batch: list[service.Line] = []
+        batch: list[campaign.Line] = []
         async for line in ndjson.lines(request.stream(), max_line=MAX_LINE):
             if line.data is None:
-                batch.append(service.Line(line.number, invalid=f"longer than {MAX_LINE} bytes"))
+                batch.append(campaign.Line(line.number, invalid=f"longer than {MAX_LINE} bytes"))
             else:
-                batch.append(service.parse_line(line.number, line.data))
-            if len(batch) >= service.BATCH:
+                batch.append(campaign.parse_line(line.number, line.data))
+            if len(batch) >= campaign.BATCH:
                 in_flight.append(asyncio.create_task(answer(batch)))
                 batch = []
                 if len(in_flight) >= IN_FLIGHT:

@@ -21,7 +21,7 @@ from app.models.controllers import Controller
 from app.models.customers import OBSERVED_FIELDS, PROVIDED_FIELDS, Customer
 from app.models.requests import Complete, SubjectRequest
 from app.models.webhooks import Webhook, WebhookDelivery, WebhookEvent
-from app.services import authorities, controllers, exports, marketing, notice_text
+from app.services import authorities, controllers, exports, marketing, notice_text, suppression
 from app.services.exports import local as _local
 from app.services.exports import plain as _plain
 from app.services.webhooks import recipient_name
@@ -204,6 +204,8 @@ async def document(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUI
     customer = await exports.load_customer(session=session, actor=actor, customer_id=customer_id)
     recipients = await _recipients(session=session, actor=actor, customer_id=customer_id)
     state = await marketing.state(session=session, actor=actor, customer_id=customer_id)
+    # The do-not-contact lists the person is on: personal data too, and from a source they should know of.
+    listed = await suppression.matches_of(session=session, actor=actor, customer=customer)
     requests = await session.scalars(
         scoped(SubjectRequest, actor)
         .where(SubjectRequest.customer_id == customer_id)
@@ -216,6 +218,7 @@ async def document(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUI
         "information": _information(controller, customer, recipients, lang),
         "customer": customer.model_dump(exclude={"controller_id"}),
         "marketing": state.model_dump(mode="json"),
+        "suppression_lists": [m.model_dump(mode="json") for m in listed],
         "requests": [r.model_dump(exclude={"controller_id"}) for r in requests],
     }
     yield dumps(head)[:-1] + b',"orders":'

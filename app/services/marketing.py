@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import text
@@ -14,7 +14,6 @@ from sqlmodel import col, select
 
 from app.actor import Actor
 from app.errors import Conflict, Unprocessable
-from app.json import loads
 from app.models.base import utcnow
 from app.models.customers import CustomerKind
 from app.models.marketing import (
@@ -28,15 +27,18 @@ from app.models.marketing import (
     MarketingUpdate,
     Reason,
 )
+from app.models.profile import DEFAULT_SALE_WINDOW_MONTHS
 from app.models.webhooks import EventType
-from app.services import webhooks
+from app.services import suppression, webhooks
 from app.services.customers import get_customer
 from app.tenancy import owned
-from app.validators import normalise_phone
 
 # Per customer and channel: for each kind of event, when the latest one was recorded (which decides: what the
 # register learnt last holds, whatever date the person's letter bears) and the time it says it happened (shown);
-# and what decides beyond them: kind, restriction, erasure, an existing customer relationship.
+# and what decides beyond them: kind, restriction, erasure, and for the existing-customer exception the latest
+# sale within the profile's window (`marketing.existing_customer_months`), where the person's contact details
+# came from, and whether the relationship has ended; the person's identifiers, to screen against the
+# suppression lists when any list forbids the channel (`screened`).
 _ACTIONS = (
     "prohibited",
     "prohibition_lifted",
@@ -54,13 +56,26 @@ _AGGREGATES = ",\n".join(
 _FACTS = text(
     """
     SELECT c.id, c.kind, c.restricted_at, c.erased_at,
-           (c.relationship_start_date <= current_date
-              AND (c.relationship_end_date IS NULL OR c.relationship_end_date >= current_date))
-           OR (c.relationship_end_date IS NULL AND EXISTS (
-                SELECT 1 FROM customer_order o WHERE o.controller_id = c.controller_id AND o.customer_id = c.id
-           )) AS existing_customer,
+           c.source IS NOT NULL AND c.source::text = 'purchase' AS collected_at_sale,
+           c.relationship_end_date IS NOT NULL AND c.relationship_end_date < current_date AS relationship_ended,
+           w.months AS sale_window_months,
+           (SELECT max(o.order_date) FROM customer_order o
+            WHERE o.controller_id = c.controller_id AND o.customer_id = c.id AND o.invoice_status <> 'credited'
+              AND o.order_date <= current_date AND o.order_date >= current_date - make_interval(months => w.months)
+           ) AS recent_sale_date,
+           c.email, c.phone, c.first_name, c.last_name, c.street_address, c.postal_code,
+           ch.channel::text = ANY(ARRAY(
+               SELECT unnest(l.channels) FROM suppression_list l WHERE l.controller_id = :controller_id
+           )) AS screened,
            ch.channel::text AS channel, m.*
     FROM customer c
+    CROSS JOIN (
+        SELECT coalesce(
+            (SELECT (profile #>> '{marketing,existing_customer_months}')::int
+             FROM controller WHERE id = :controller_id),
+            :default_months
+        ) AS months
+    ) w
     CROSS JOIN unnest(CAST(:channels AS channel[])) AS ch(channel)
     LEFT JOIN LATERAL (
         SELECT {aggregates}
@@ -73,6 +88,15 @@ _FACTS = text(
 )
 
 
+def _params(actor: Actor, channels: Sequence[Channel], customer_ids: Collection[uuid.UUID]) -> dict[str, Any]:
+    return {
+        "channels": [c.value for c in channels],
+        "controller_id": actor.controller_id,
+        "ids": list(customer_ids),
+        "default_months": DEFAULT_SALE_WINDOW_MONTHS,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the decision about one customer and one channel depends on."""
@@ -80,12 +104,16 @@ class Facts:
     kind: CustomerKind
     restricted: bool
     erased: bool
-    existing_customer: bool
+    collected_at_sale: bool
+    relationship_ended: bool
+    sale_window_months: int
+    recent_sale_date: dt.date | None
     prohibited_at: dt.datetime | None
     consented_at: dt.datetime | None
     consent_withdrawn_at: dt.datetime | None
     opt_out_offered_at: dt.datetime | None
     objected_at: dt.datetime | None
+    suppressed_by: str | None = None  # the name of a suppression list the person is on
 
 
 def _on(on_rec: dt.datetime | None, off_rec: dt.datetime | None, on_at: dt.datetime | None) -> dt.datetime | None:
@@ -101,7 +129,10 @@ def _facts(row: Any) -> Facts:
         kind=CustomerKind(row.kind),
         restricted=row.restricted_at is not None,
         erased=row.erased_at is not None,
-        existing_customer=bool(row.existing_customer),
+        collected_at_sale=bool(row.collected_at_sale),
+        relationship_ended=bool(row.relationship_ended),
+        sale_window_months=row.sale_window_months,
+        recent_sale_date=row.recent_sale_date,
         prohibited_at=_on(row.prohibited_rec, row.prohibition_lifted_rec, row.prohibited_at),
         consented_at=consented_at,
         consent_withdrawn_at=row.consent_withdrawn_at if consented_at is None else None,
@@ -122,6 +153,38 @@ class Verdict:
         return Decision(channel=channel, allowed=self.allowed, reason=self.reason, detail=self.detail)
 
 
+# Channels where a private person must have said yes first; everywhere else the rule is "until forbidden".
+# Act 917/2014 § 200(1): electronic direct marketing (e-mail, SMS) and automated calling systems or voice
+# messages to a natural person need their prior consent.
+CONSENT_BY_917 = frozenset({Channel.electronic, Channel.automated_calls})
+# GDPR Art. 6(1)(a): handing a private person's data to partners for their marketing, or publishing it in a
+# list, rests on consent. (Publication "until forbidden" was the repealed Personal Data Act's opt-out model.)
+CONSENT_BY_GDPR = frozenset({Channel.partner_disclosure, Channel.list_publication})
+CONSENT_CHANNELS = CONSENT_BY_917 | CONSENT_BY_GDPR
+
+_NO_CONSENT = {
+    Channel.electronic: "Electronic marketing to a private person needs their prior consent (917/2014 § 200(1)).",
+    Channel.automated_calls: "Automated calls and voice messages to a private person need their prior consent "
+    "(917/2014 § 200(1)).",
+    Channel.partner_disclosure: "Disclosing a private person to partners for their marketing needs their consent "
+    "(GDPR Art. 6(1)(a)).",
+    Channel.list_publication: "Publishing a private person in a list needs their consent (GDPR Art. 6(1)(a)).",
+}
+_BUSINESS = {
+    # § 200(1) protects natural persons; a contact addressed in their work role may be marketed to on the
+    # controller's legitimate interest until they object (GDPR Art. 6(1)(f), Art. 21(2)-(3)).
+    Channel.electronic: "A business contact: allowed until prohibited (917/2014 § 200(1) binds marketing to "
+    "private persons; GDPR Art. 6(1)(f), Art. 21(2)).",
+    Channel.automated_calls: "A business contact: allowed until prohibited (917/2014 § 200(1) binds marketing "
+    "to private persons; GDPR Art. 6(1)(f), Art. 21(2)).",
+    # Disclosure and publication are no electronic marketing: § 200 does not govern them at all.
+    Channel.partner_disclosure: "A business contact: disclosure to partners allowed until the person objects "
+    "(GDPR Art. 6(1)(f), Art. 21(2)).",
+    Channel.list_publication: "A business contact: publication allowed until the person objects "
+    "(GDPR Art. 6(1)(f), Art. 21(2)).",
+}
+
+
 def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool = False) -> Verdict:
     """The rules, most restrictive first; every answer names its reason."""
     answer = Verdict
@@ -136,40 +199,90 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
         return answer(False, Reason.objection, "The person objected to direct marketing (Art. 21(3)).")
     if facts.prohibited_at is not None:
         return answer(False, Reason.prohibited, f"The person forbade {channel.value} marketing.")
-    if channel not in (Channel.electronic, Channel.partner_disclosure):
+    if facts.suppressed_by is not None:
+        return suppressed(facts.suppressed_by)
+    if channel not in CONSENT_CHANNELS:
         return answer(True, Reason.not_prohibited, "Allowed until the person forbids it.")
     if facts.kind is CustomerKind.business:
-        return answer(True, Reason.business_contact, "A business contact: allowed until prohibited (917/2014 § 200).")
+        return answer(True, Reason.business_contact, _BUSINESS[channel])
     if facts.consented_at is not None:
         return answer(True, Reason.consent, f"The person consented on {facts.consented_at.date().isoformat()}.")
     if facts.consent_withdrawn_at is not None:
         return answer(False, Reason.consent_withdrawn, "The person withdrew their consent.")
-    if (
-        channel is Channel.electronic
-        and own_similar_products
-        and facts.existing_customer
-        and facts.opt_out_offered_at is not None
-    ):
-        return answer(
-            True,
-            Reason.existing_customer,
-            "An existing customer offered an opt-out, for the business's own similar products (917/2014 § 200).",
-        )
-    if channel is Channel.partner_disclosure:
-        return answer(False, Reason.no_consent, "Disclosure to partners for their marketing needs consent.")
-    return answer(False, Reason.no_consent, "Electronic marketing to a private person needs their prior consent.")
+    if channel is Channel.electronic and own_similar_products:
+        missing = _not_existing_customer(facts)
+        if missing is None:
+            assert facts.recent_sale_date is not None
+            return answer(
+                True,
+                Reason.existing_customer,
+                f"An existing customer: bought on {facts.recent_sale_date.isoformat()}, the e-mail collected at "
+                "the sale with an opt-out offered; for the business's own similar products (917/2014 § 200(2)).",
+            )
+        return answer(False, Reason.no_consent, f"{_NO_CONSENT[channel]} Not an existing customer: {missing}.")
+    return answer(False, Reason.no_consent, _NO_CONSENT[channel])
+
+
+def suppressed(list_name: str) -> Verdict:
+    """The answer for a match on a do-not-contact list (ASML's Kielto register, the controller's own)."""
+    # The person said no to the channel through the list: GDPR Art. 21(2)-(3) and, for addressed mail and
+    # telemarketing, the direct marketers' self-regulation of screening against ASML's register.
+    return Verdict(False, Reason.suppressed, f"On the suppression list {list_name!r}.")
+
+
+def _not_existing_customer(facts: Facts) -> str | None:
+    """Why the existing-customer exception does not apply, or None when it does.
+
+    917/2014 § 200(2): contact details the seller got from its customer in connection with a sale may be used
+    for its own similar products, if the customer was offered a free opt-out when they were collected. A sale
+    long past is no customer relationship: the profile sets how recent it must be (docs/marketing.md).
+    """
+    if facts.relationship_ended:
+        return "the customer relationship has ended"
+    if facts.recent_sale_date is None:
+        return f"no sale within {facts.sale_window_months} months"
+    if not facts.collected_at_sale:
+        return "the contact details were not collected at a sale (source purchase)"
+    if facts.opt_out_offered_at is None:
+        return "no opt-out was offered when the contact details were collected"
+    return None
+
+
+async def read_facts(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    customer_ids: Collection[uuid.UUID],
+    channels: Sequence[Channel],
+    also: Collection[bytes] = (),
+) -> tuple[dict[uuid.UUID, dict[Channel, Facts]], suppression.Hits]:
+    """The facts of many customers on some channels, screened against the suppression lists; with the lists
+    that hold the digests `also` (a campaign's identifiers of people who may not be in the register)."""
+    if not customer_ids and not also:
+        return {}, {}
+    rows = list(await session.execute(_FACTS, _params(actor, channels, customer_ids))) if customer_ids else []
+    people: dict[uuid.UUID, dict[bytes, Any]] = {}
+    if any(row.screened for row in rows):
+        matcher = suppression.Matcher(actor.controller_id)
+        people = {row.id: matcher.person(row) for row in rows if row.screened}
+    digests = {d for found in people.values() for d in found} | set(also)
+    hits = await suppression.hits(session=session, actor=actor, digests=digests, channels=channels)
+    facts: dict[uuid.UUID, dict[Channel, Facts]] = {}
+    for row in rows:
+        channel = Channel(row.channel)
+        found = _facts(row)
+        if row.id in people:
+            found = replace(found, suppressed_by=suppression.suppressing(hits, people[row.id], channel))
+        facts.setdefault(row.id, {})[channel] = found
+    return facts, hits
 
 
 async def facts_for(
     *, session: AsyncSession, actor: Actor, customer_ids: Sequence[uuid.UUID], channel: Channel
 ) -> dict[uuid.UUID, Facts]:
-    """Read the facts for many customers and one channel in one query."""
-    if not customer_ids:
-        return {}
-    rows = await session.execute(
-        _FACTS, {"channels": [channel.value], "controller_id": actor.controller_id, "ids": list(customer_ids)}
-    )
-    return {row.id: _facts(row) for row in rows}
+    """Read the facts for many customers and one channel."""
+    facts, _ = await read_facts(session=session, actor=actor, customer_ids=customer_ids, channels=[channel])
+    return {cid: per[channel] for cid, per in facts.items()}
 
 
 async def check(
@@ -209,12 +322,9 @@ def _changes(data: MarketingUpdate, current: dict[Channel, Facts]) -> Iterable[t
 
 
 async def _all_facts(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> dict[Channel, Facts]:
-    """The facts for one customer on every channel, in one query."""
-    rows = await session.execute(
-        _FACTS,
-        {"channels": [c.value for c in Channel], "controller_id": actor.controller_id, "ids": [customer_id]},
-    )
-    found = {Channel(row.channel): _facts(row) for row in rows}
+    """The facts for one customer on every channel."""
+    facts, _ = await read_facts(session=session, actor=actor, customer_ids=[customer_id], channels=list(Channel))
+    found = facts[customer_id]
     return {channel: found[channel] for channel in Channel}
 
 
@@ -301,88 +411,3 @@ async def _state(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID)
         ],
         history=[HistoryEntry.model_validate(e, from_attributes=True) for e in history],
     )
-
-
-# --- campaign lists -------------------------------------------------------------------------------
-
-IDENTIFIER_KEYS = ("customer_id", "external_id", "email", "phone")
-BATCH = 5000
-
-
-@dataclass(slots=True)
-class Line:
-    number: int
-    key: str | None = None
-    value: str | None = None
-    invalid: str | None = None
-
-
-def parse_line(number: int, raw: bytes) -> Line:
-    """One NDJSON line: an object with exactly one identifier."""
-    try:
-        item = loads(raw)
-    except ValueError:
-        return Line(number, invalid="not JSON")
-    if not isinstance(item, dict) or len(item) != 1:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
-    ((key, value),) = item.items()
-    if key not in IDENTIFIER_KEYS or not isinstance(value, str) or not value or "\x00" in value:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
-    if key == "customer_id":
-        try:
-            value = str(uuid.UUID(value))
-        except ValueError:
-            return Line(number, invalid="customer_id is not a UUID")
-    elif key == "email":
-        value = value.strip().lower()
-    elif key == "phone":
-        try:
-            value = normalise_phone(value) or ""
-        except ValueError:
-            return Line(number, key=key, value=None)  # no customer can have it
-    return Line(number, key=key, value=value)
-
-
-_RESOLVE = {
-    key: text(f"SELECT id, {key}::text AS value FROM customer WHERE controller_id = :c AND {key} = ANY(:v)")  # noqa: S608
-    for key in ("external_id", "email", "phone")
-}
-
-
-async def _resolve(*, session: AsyncSession, actor: Actor, lines: list[Line]) -> dict[tuple[str, str], list[uuid.UUID]]:
-    wanted: dict[str, set[str]] = {}
-    for line in lines:
-        if line.key is not None and line.value is not None:
-            wanted.setdefault(line.key, set()).add(line.value)
-    found: dict[tuple[str, str], list[uuid.UUID]] = {}
-    for value in wanted.pop("customer_id", ()):
-        found[("customer_id", value)] = [uuid.UUID(value)]
-    for key, values in wanted.items():
-        rows = await session.execute(_RESOLVE[key], {"c": actor.controller_id, "v": list(values)})
-        for row in rows:
-            found.setdefault((key, row.value), []).append(row.id)
-    return found
-
-
-async def check_batch(
-    *, session: AsyncSession, actor: Actor, lines: list[Line], channel: Channel, own_similar_products: bool
-) -> list[dict[str, Any]]:
-    """Answer a batch of campaign lines in their order; several people behind one identifier: all must allow."""
-    matches = await _resolve(session=session, actor=actor, lines=lines)
-    ids = {cid for group in matches.values() for cid in group}
-    facts = await facts_for(session=session, actor=actor, customer_ids=list(ids), channel=channel)
-    answers = []
-    for line in lines:
-        if line.invalid is not None:
-            answers.append(
-                {"line": line.number, "allowed": False, "reason": "invalid_identifier", "detail": line.invalid}
-            )
-            continue
-        people = matches.get((line.key or "", line.value or ""), [])
-        decisions = [decide(channel, facts.get(cid), own_similar_products=own_similar_products) for cid in people]
-        if not decisions:
-            decisions = [decide(channel, None)]
-        denied = next((d for d in decisions if not d.allowed), None)
-        chosen = denied or decisions[0]
-        answers.append({"line": line.number, "allowed": chosen.allowed, "reason": chosen.reason.value})
-    return answers

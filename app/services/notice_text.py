@@ -22,7 +22,17 @@ from app.services import authorities
 SCHEMA = "rekisteri.privacy-notice/1"
 AUTHORITIES_PATH = "/v1/complaint-authorities"
 EDPB_MEMBERS = "https://www.edpb.europa.eu/about-edpb/about-edpb/members_en"
-RIGHTS = ("access", "rectification", "erasure", "restriction", "portability", "objection", "prohibition", "consent")
+RIGHTS = (
+    "access",
+    "rectification",
+    "erasure",
+    "restriction",
+    "portability",
+    "objection",
+    "prohibition",
+    "marketing",
+    "consent",
+)
 
 
 @functools.cache
@@ -190,8 +200,15 @@ def _rights(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlo
         _labelled(words, "address", _address(who.street_address, who.postal_code, who.city)),
     ]
     how.append(_lines(lines, lang))
+    # The marketing rules say how recent a sale makes an existing customer (917/2014 § 200(2)), as the profile sets.
+    months = profile.marketing.existing_customer_months
     each = [
-        NoticeBlock(kind="subsection", title=rights[right][0], blocks=page.own(rights[right][1])) for right in RIGHTS
+        NoticeBlock(
+            kind="subsection",
+            title=rights[right][0],
+            blocks=page.own(rights[right][1].format(months=months) if right == "marketing" else rights[right][1]),
+        )
+        for right in RIGHTS
     ]
     return {
         "rights": [*each, NoticeBlock(kind="subsection", title=rights["how"][0], blocks=how)],

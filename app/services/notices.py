@@ -9,6 +9,7 @@ rights and the complaint authority.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -17,6 +18,7 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -42,7 +44,11 @@ _LINK = re.compile(r"(https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)]|/v1/[a-z/-]+)")
 
 
 def _content(profile: dict[str, Any]) -> dict[str, Any]:
-    """The profile without its date: what decides whether anything changed."""
+    """The profile without its date, settings added since it was published at their defaults: what decides
+    whether anything changed."""
+    # A version published under rules since tightened is compared as it was kept.
+    with contextlib.suppress(ValidationError):
+        profile = ControllerProfile.model_validate(profile).model_dump(mode="json", by_alias=True)
     register = {k: v for k, v in profile.get("register", {}).items() if k != "notice_date"}
     return {**profile, "register": register}
 
