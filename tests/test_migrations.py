@@ -69,7 +69,7 @@ def test_telemarketing_prohibitions_carry_over_to_automated_calls(fresh_database
     Whoever forbade telemarketing forbade the automated calls then checked as telemarketing: the prohibition is
     recorded on the new channel, audited, with the date the person gave; a lifted one is not.
     """
-    _upgrade_to(fresh_database, "0009")
+    _upgrade_to(fresh_database, "0010")
     controller, forbade, lifted, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     _seed(
         fresh_database,

@@ -431,6 +431,20 @@ class TestThePersonsData:
         ).fetchall()
         assert len(erased) == 2
 
+    def test_an_erasure_request_takes_the_entries_with_the_person(self, client: TestClient, tenant: Tenant) -> None:
+        """Art. 17: the entries are the person's data; the erasure outcome and its letter count them."""
+        c = new_customer(client, tenant)
+        made = make_list(client, tenant)
+        upload(client, tenant, made["id"], lines({"email": c["email"]}))
+        body = {"type": "erasure", "channel": "email", "customer_id": c["id"], "erasure": {"ground": "objection"}}
+        request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+        done = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers()).json()
+        assert {"category": "suppression_entries", "count": 1} in done["outcome"]["erased"]
+        lists = client.get("/v1/suppression-lists", headers=tenant.headers()).json()["items"]
+        assert [lst["entry_count"] for lst in lists if lst["id"] == made["id"]] == [0]
+        letter = client.get(f"/v1/requests/{request['id']}/letter?lang=en", headers=tenant.headers()).text
+        assert "do-not-contact lists (1)" in letter
+
     def test_values_never_reach_the_log(
         self, client: TestClient, tenant: Tenant, capfd: pytest.CaptureFixture[str]
     ) -> None:

@@ -6,7 +6,7 @@ person who forbade telemarketing forbade them too: that prohibition is recorded 
 the date the person gave, as an audited event of its own (nothing of it is lost, nothing is rewritten).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -22,7 +22,7 @@ from app.audit import record
 from app.models.audit import AuditAction
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

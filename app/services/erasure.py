@@ -22,7 +22,7 @@ from app.models.marketing import MarketingEvent
 from app.models.orders import Order
 from app.models.requests import Complete, ErasureGround, SubjectRequest
 from app.models.webhooks import EventType
-from app.services import deadlines, holds, idempotency, webhooks
+from app.services import deadlines, holds, idempotency, suppression, webhooks
 from app.subject_keys import destroy_subject_key
 from app.tenancy import scoped
 
@@ -121,6 +121,8 @@ async def erase(
     orders = await orders_of(session=session, actor=actor, customer=customer)
     kept, keep_orders = holds.holds(customer, orders, today, policy)
     old_external_id = customer.external_id
+    # Found by the person's e-mail, phone, name and address: before those go.
+    suppressed = await suppression.forget_person(session=session, actor=actor, customer=customer)
     erased_fields = _erase_fields(customer, holds.kept_fields(kept))
     dropped = [o for o in orders if o.id not in keep_orders]
     for order in dropped:
@@ -148,6 +150,8 @@ async def erase(
         erased.append({"category": "orders", "count": len(dropped)})
     if history:
         erased.append({"category": "marketing_history", "count": len(history)})
+    if suppressed:
+        erased.append({"category": "suppression_entries", "count": suppressed})
     erased += [{"category": "request_details"}, {"category": "audit_values"}]
     return {"erased": erased, "kept": kept, "recipients_notified": recipients}
 

@@ -296,7 +296,9 @@ async def forget_person(*, session: AsyncSession, actor: Actor, customer: Custom
     # The lists first, then their entries: the order an upload takes its locks in.
     list_ids = sorted(set(await session.scalars(matching.with_only_columns(col(SuppressionEntry.list_id)))))
     lists = [await get_list(session=session, actor=actor, list_id=i, for_update=True) for i in list_ids]
-    entries = list(await session.scalars(matching.with_for_update()))
+    # The lists' locks (taken above) guard their entries: an upload replaces them under the same locks. Entries
+    # are never updated, so the API's role has no UPDATE on them, which FOR UPDATE would need.
+    entries = list(await session.scalars(matching))
     for entry in entries:
         await session.delete(entry)
     for found in lists:
