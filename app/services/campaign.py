@@ -19,8 +19,9 @@ from app.json import loads
 from app.models.marketing import Channel, Reason
 from app.models.suppression import EntryKind
 from app.services import suppression
-from app.services.marketing import decide, read_facts
-from app.services.marketing import suppressed as suppressed_verdict
+from app.services.marketing import read_facts
+from app.services.marketing_rules import decide
+from app.services.marketing_rules import suppressed as suppressed_verdict
 from app.validators import normalise_phone
 
 IDENTIFIER_KEYS = ("customer_id", "external_id", "email", "phone")

@@ -181,6 +181,40 @@ async def _read(
         yield batch
 
 
+async def _add_new(*, session: AsyncSession, actor: Actor, found: SuppressionList) -> int:
+    """Insert the staged entries the list does not hold yet, `BATCH` at a time, each batch audited; how many."""
+    added_count = 0
+    after = b""
+    while True:
+        rows = list(
+            await session.execute(
+                _NEW, {"after": after, "controller_id": actor.controller_id, "list_id": found.id, "limit": BATCH}
+            )
+        )
+        if not rows:
+            return added_count
+        # Ids and times given, not defaulted: the model's default factories cost more than the rest of a row.
+        now = utcnow()
+        added = [
+            SuppressionEntry(
+                controller_id=actor.controller_id,
+                id=uuid.uuid4(),
+                list_id=found.id,
+                kind=EntryKind(row.kind),
+                digest=bytes(row.digest),
+                created_at=now,
+            )
+            for row in rows
+        ]
+        session.add_all(added)
+        await session.flush()
+        await session.run_sync(seal)
+        for entry in added:
+            session.expunge(entry)
+        added_count += len(added)
+        after = bytes(rows[-1].digest)
+
+
 async def upload(
     *,
     session: AsyncSession,
@@ -206,35 +240,7 @@ async def upload(
     if replace:
         gone = scoped(SuppressionEntry, actor).where(SuppressionEntry.list_id == found.id, _GONE)
         report.removed = await suppression.delete_entries(session=session, entries=gone)
-    after = b""
-    while True:
-        rows = list(
-            await session.execute(
-                _NEW, {"after": after, "controller_id": actor.controller_id, "list_id": found.id, "limit": BATCH}
-            )
-        )
-        if not rows:
-            break
-        # Ids and times given, not defaulted: the model's default factories cost more than the rest of a row.
-        now = utcnow()
-        added = [
-            SuppressionEntry(
-                controller_id=actor.controller_id,
-                id=uuid.uuid4(),
-                list_id=found.id,
-                kind=EntryKind(row.kind),
-                digest=bytes(row.digest),
-                created_at=now,
-            )
-            for row in rows
-        ]
-        session.add_all(added)
-        await session.flush()
-        await session.run_sync(seal)
-        for entry in added:
-            session.expunge(entry)
-        report.added += len(added)
-        after = bytes(rows[-1].digest)
+    report.added = await _add_new(session=session, actor=actor, found=found)
     report.kept = uploaded - report.added
     found.entry_count = (
         await session.scalar(
