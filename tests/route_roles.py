@@ -67,6 +67,14 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "PUT /v1/customers/{customer_id}/marketing": frozenset({admin, agent, integration}),
     "GET /v1/customers/{customer_id}/marketing/{channel}": frozenset({admin, agent, integration}),
     "POST /v1/marketing/check": frozenset({admin, agent, integration}),
+    # Do-not-contact lists: personal data the controller keeps (Art. 21, ASML Kielto); admins keep them, staff read.
+    "GET /v1/suppression-lists": frozenset({admin, agent}),
+    "POST /v1/suppression-lists": frozenset({admin}),
+    "GET /v1/suppression-lists/{list_id}": frozenset({admin, agent}),
+    "PATCH /v1/suppression-lists/{list_id}": frozenset({admin}),
+    "DELETE /v1/suppression-lists/{list_id}": frozenset({admin}),
+    "POST /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
+    "PUT /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
     # Requests of the people in the register: a shop may pass one on, customer service handles them.
     "POST /v1/requests": frozenset({admin, agent, integration}),
     "GET /v1/requests": frozenset({admin, agent}),
