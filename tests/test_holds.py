@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.models.api_keys import Role
 from app.models.orders import InvoiceStatus, Order
 from app.services import deadlines
 from app.services.holds import Policy, claim_until, financial_year_end, voucher_kept_until
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_tenant
 from tests.test_erasure import act, add_order, call, kept_fields, new_request, rich_customer
 
 TODAY = deadlines.today()
@@ -196,3 +197,32 @@ def test_release_is_only_for_erasure(client: TestClient, tenant: Tenant) -> None
     person, _ = business_contact(client, tenant)
     request = new_request(client, tenant, "access", customer_id=person["id"])
     act(client, tenant, request["id"], "complete", 422, release_business_contact="no")
+
+
+# --- Art. 19 and 13(1)(e): a letter never says the data went to no one when the notice names recipients ---------
+
+
+def test_the_letter_names_the_notices_recipients_instead_of_saying_none(client: TestClient, app: FastAPI) -> None:
+    """Solintech's notice names its accounting firm, partners and Google Analytics: "not disclosed to any
+    recipients" would be false, whatever the webhooks show."""
+    solintech = make_tenant(client, app, "solintech")
+    person, _ = rich_customer(client, solintech)
+    outcome = erase_on(client, solintech, person["id"], "consent_withdrawn")
+    assert outcome["recipients_notified"] == []
+    letter = client.get(f"/v1/requests/{outcome['request_id']}/letter?lang=en", headers=solintech.headers()).text
+    assert "not been disclosed to any recipients" not in letter
+    assert "The Google Analytics service" in letter
+    assert "The controller's staff" in letter
+    finnish = client.get(f"/v1/requests/{outcome['request_id']}/letter?lang=fi", headers=solintech.headers()).text
+    assert "Google Analytics -palvelu" in finnish
+    assert "ei ole luovutettu" not in finnish
+
+
+def test_a_notice_without_recipients_still_says_none(client: TestClient, tenant: Tenant) -> None:
+    profile = call(client, tenant, "GET", "/v1/controller")["profile"]
+    profile["notice"]["recipients"], profile["notice"]["recipient_categories"] = [], []
+    call(client, tenant, "PUT", "/v1/controller", json=profile)
+    person, _ = rich_customer(client, tenant)
+    outcome = erase_on(client, tenant, person["id"], "consent_withdrawn")
+    letter = client.get(f"/v1/requests/{outcome['request_id']}/letter?lang=en", headers=tenant.headers()).text
+    assert "not been disclosed to any recipients" in letter

@@ -13,7 +13,7 @@ from app.errors import Conflict
 from app.models.controllers import Controller
 from app.models.customers import Customer
 from app.models.requests import OPEN_STATUSES, AnswerLanguage, RequestStatus, SubjectRequest
-from app.services import authorities, controllers, deadlines
+from app.services import authorities, controllers, deadlines, exports
 from app.services.letters import LetterContext, LetterKind
 from app.tenancy import scoped
 
@@ -98,4 +98,12 @@ async def letter_context(
         refusal_reasons=request.refusal_reasons,
         authorities=[dataclasses.asdict(a) for a in authorities.for_person(country, controllers.region(controller))],
         recipients=list(request.outcome.get("recipients_notified", [])),
+        named_recipients=_named_recipients(controller, (language or request.answer_language).value),
     )
+
+
+def _named_recipients(controller: Controller, lang: str) -> list[str]:
+    """The recipients, and categories of recipients, the controller's privacy notice names (Art. 13(1)(e))."""
+    notice: dict[str, Any] = controller.profile.get("notice") or {}
+    named = [*notice.get("recipients", []), *notice.get("recipient_categories", [])]
+    return [text for text in (exports.local(value, lang) for value in named) if text]

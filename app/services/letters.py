@@ -42,6 +42,8 @@ class LetterContext:
     authorities: supervisory authorities the person may complain to (Finland first), each a dict with
       country, name_en, name_native, street_address, postal_address, phone, email, website.
     recipients: names of the recipients told of a rectification, erasure or restriction (Art. 19).
+    named_recipients: the recipients and categories of recipients the privacy notice names (in the letter's
+      language): the letter never says the data went to no one when the notice says otherwise.
     """
 
     kind: LetterKind
@@ -55,6 +57,7 @@ class LetterContext:
     refusal_reasons: str | None = None
     authorities: list[dict[str, Any]] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
+    named_recipients: list[str] = field(default_factory=list)
 
 
 # The names every template may use besides its own `{% set %}`s: the context's fields and `remedies`.
