@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import Unprocessable
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +51,31 @@ async def lines(chunks: AsyncIterable[bytes], *, max_line: int) -> AsyncIterator
         yield Line(number + 1, None)
     elif pending.strip():
         yield Line(number + 1, bytes(pending))
+
+
+MAX_LISTED_ERRORS = 1000  # failed lines listed by number; the rest are counted
+
+
+@dataclass
+class LineReport:
+    """What a body read line by line did where it did not: each failed line by number, never by value."""
+
+    lines: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def refuse(self, line: int, problems: list[dict[str, Any]]) -> None:
+        """Count a failed line, listing its problems while fewer than MAX_LISTED_ERRORS are listed."""
+        self.failed += 1
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append({"line": line, "errors": problems})
+
+    def refusal(self, detail: str) -> Unprocessable:
+        """The 422 that names every listed bad line, each problem located in the body."""
+        refused = Unprocessable(detail)
+        refused.errors = [
+            {**problem, "loc": ["body", str(error["line"]), *problem["loc"]]}
+            for error in self.errors
+            for problem in error["errors"]
+        ]
+        return refused

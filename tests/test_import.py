@@ -10,6 +10,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from app import ndjson as ndjson_reader
 from app.models.api_keys import Role
 from app.services import customer_import
 from tests.conftest import Tenant
@@ -131,7 +132,7 @@ def test_many_lines_in_batches_streamed(client: TestClient, tenant: Tenant) -> N
 
 
 def test_errors_listed_are_capped(client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(customer_import, "MAX_LISTED_ERRORS", 3)
+    monkeypatch.setattr(ndjson_reader, "MAX_LISTED_ERRORS", 3)
     report = send(client, tenant, b"x\n" * 10).json()
     assert (report["failed"], len(report["errors"]), report["errors_omitted"]) == (10, 3, 7)
 

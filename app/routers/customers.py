@@ -128,13 +128,9 @@ async def import_customers(
         digest=digest,
         max_line=request.app.state.settings.max_body_bytes,
     )
-    errors = [ImportErrorLine(**e) for e in report.errors]
     if on_error == "abort" and report.failed:
-        refused = Unprocessable(f"{report.failed} line(s) are not valid; nothing was imported.")
-        refused.errors = [
-            {**problem, "loc": ["body", str(e.line), *problem["loc"]]} for e in errors for problem in e.errors
-        ]
-        raise refused
+        raise report.refusal(f"{report.failed} line(s) are not valid; nothing was imported.")
+    errors = [ImportErrorLine(**e) for e in report.errors]
     answer = ImportResult(
         lines=report.lines,
         created=report.created,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.db import Session
-from app.errors import Unprocessable, UnsupportedMediaType, problem_responses
+from app.errors import UnsupportedMediaType, problem_responses
 from app.models.base import IsoDate
 from app.models.suppression import (
     SuppressionList,
@@ -171,13 +171,9 @@ async def _upload(
         abort_on_error=on_error == "abort",
         list_date=list_date,
     )
-    errors = [UploadErrorLine(**e) for e in report.errors]
     if on_error == "abort" and report.failed:
-        refused = Unprocessable(f"{report.failed} line(s) are not valid; the list was not changed.")
-        refused.errors = [
-            {**problem, "loc": ["body", str(e.line), *problem["loc"]]} for e in errors for problem in e.errors
-        ]
-        raise refused
+        raise report.refusal(f"{report.failed} line(s) are not valid; the list was not changed.")
+    errors = [UploadErrorLine(**e) for e in report.errors]
     return UploadResult(
         list=SuppressionListPublic.model_validate(found, from_attributes=True),
         lines=report.lines,

@@ -17,7 +17,7 @@ of any external id).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,6 +31,7 @@ from app.actor import Actor
 from app.audit import seal
 from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
+from app.ndjson import LineReport
 from app.services.customers import apply, check_editable, lock_external_ids, record_sources
 from app.validators import NUL_IN_JSON
 
@@ -41,25 +42,16 @@ _KNOWN = text(
     "(SELECT * FROM customer WHERE controller_id = :controller_id AND external_id = wanted.external_id "
     "FOR UPDATE) AS c"
 )
-MAX_LISTED_ERRORS = 1000
 _FIELDS = tuple(CustomerFields.model_fields)
 
 
 @dataclass
-class ImportReport:
+class ImportReport(LineReport):
     """What the import did, line by line where it did not."""
 
-    lines: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def refuse(self, line: int, problems: list[dict[str, Any]]) -> None:
-        self.failed += 1
-        if len(self.errors) < MAX_LISTED_ERRORS:
-            self.errors.append({"line": line, "errors": problems})
 
 
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:

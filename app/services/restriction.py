@@ -90,8 +90,11 @@ async def restrict(
 def end(customer: Customer) -> None:
     """End a restriction because the data it protected was erased: nothing is left to process, so there is
     nothing to tell the person before (Art. 18(3)); recipients are told of the erasure itself (Art. 19)."""
-    if customer.restricted_at is None:
-        return
+    if customer.restricted_at is not None:
+        _clear(customer)
+
+
+def _clear(customer: Customer) -> None:
     customer.restricted_at = None
     customer.restriction_ground = None
     customer.restriction_fields = []
@@ -152,11 +155,7 @@ async def lift(
         raise Conflict(
             "Tell the person first (GDPR Art. 18(3)): record it with POST /v1/customers/{id}/restriction/notice."
         )
-    customer.restricted_at = None
-    customer.restriction_ground = None
-    customer.restriction_fields = []
-    customer.restriction_notice = None
-    _touch(customer)
+    _clear(customer)
     await session.flush()
     return await webhooks.enqueue(
         session=session,

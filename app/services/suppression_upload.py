@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -29,12 +29,12 @@ from app.audit import seal
 from app.errors import Unprocessable
 from app.models.base import utcnow
 from app.models.suppression import EntryKind, SuppressionEntry, SuppressionList
+from app.ndjson import LineReport
 from app.services import suppression
 from app.services.suppression import BATCH, POSTAL_FIELDS, Matcher, email_key, phone_key, postal_key
 from app.tenancy import scoped
 
 MAX_LINE = 4096  # bytes; no person's details are longer
-MAX_LISTED_ERRORS = 1000
 IDENTIFIERS = ("email", "phone", *POSTAL_FIELDS)
 IGNORED = ("city", "country")
 _NO_IDENTIFIER = "give email, phone, or first_name, last_name, street_address and postal_code"
@@ -61,20 +61,12 @@ _GONE = text("NOT EXISTS (SELECT 1 FROM suppression_upload u WHERE u.digest = su
 
 
 @dataclass
-class UploadReport:
+class UploadReport(LineReport):
     """What the upload did, line by line where it did not."""
 
-    lines: int = 0
     added: int = 0
     removed: int = 0
     kept: int = 0
-    failed: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    def refuse(self, line: int, problems: list[dict[str, Any]]) -> None:
-        self.failed += 1
-        if len(self.errors) < MAX_LISTED_ERRORS:
-            self.errors.append({"line": line, "errors": problems})
 
 
 def _problem(loc: str | None, msg: str, kind: str = "value_error") -> dict[str, Any]:
