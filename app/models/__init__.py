@@ -5,6 +5,7 @@ from app.models import (  # noqa: F401
     audit,
     controllers,
     customers,
+    disclosures,
     idempotency,
     marketing,
     notices,

@@ -46,6 +46,8 @@ class ApiKey(ApiKeyBase, table=True):
     created_at: dt.datetime = created_at_field()
     last_used_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The recipient (of the controller's profile) a system key belongs to: data it takes out is disclosed to it.
+    recipient: str | None = None
 
 
 _EXAMPLE: dict[str, Any] = {

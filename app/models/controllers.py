@@ -36,6 +36,8 @@ class Controller(SQLModel, table=True):
     notice_date: dt.date | None = Field(default=None, sa_type=Date)
     default_language: str = Field(default="fi", max_length=2)
     profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    # A profile saved but not published (incomplete, or not yet meant to be): the notice keeps its version.
+    draft_profile: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: dt.datetime = created_at_field()
     updated_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 

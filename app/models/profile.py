@@ -9,33 +9,25 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     EmailStr,
     Field,
-    WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from app.models.base import IsoDate
 from app.models.customers import CountryCode
+from app.models.profile_base import NON_BLANK, Local, LocalText, Strict, Text200
+from app.models.recipients import ProfileRecipient
 from app.validators import normalise_business_id, normalise_country, normalise_phone
 
-_NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
-_NO_NUL = r"^[^\x00]*$"
-Text200 = Annotated[str, Field(min_length=1, max_length=200, pattern=_NON_BLANK)]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ProfileController(_Strict):
+class ProfileController(Strict):
     name: Text200
     business_id: str | None = Field(default=None, max_length=20)
     street_address: Text200 | None = None
-    postal_code: Annotated[str, Field(max_length=20, pattern=_NON_BLANK)] | None = None
+    postal_code: Annotated[str, Field(max_length=20, pattern=NON_BLANK)] | None = None
     city: Text200 | None = None
     country: CountryCode = "FI"
     phone: str | None = Field(default=None, max_length=40)
@@ -73,7 +65,7 @@ class ProfileController(_Strict):
     _phone = field_validator("phone")(normalise_phone)
 
 
-class ProfileContactPerson(_Strict):
+class ProfileContactPerson(Strict):
     """Who handles matters concerning the register; a notice may give only an address to write to."""
 
     name: Text200 | None = None
@@ -86,7 +78,7 @@ class ProfileContactPerson(_Strict):
     _phone = field_validator("phone")(normalise_phone)
 
 
-class ProfileRegister(_Strict):
+class ProfileRegister(Strict):
     name: Text200
     name_sv: Text200 | None = Field(default=None, description="The register's name in Swedish.")
     name_en: Text200 | None = Field(default=None, description="The register's name in English.")
@@ -95,59 +87,18 @@ class ProfileRegister(_Strict):
     )
 
 
-class LocalText(_Strict):
-    """A text in Finnish, with optional Swedish and English versions."""
-
-    fi: str = Field(min_length=1, max_length=5000, pattern=_NON_BLANK)
-    sv: str | None = Field(default=None, max_length=5000, pattern=_NO_NUL)
-    en: str | None = Field(default=None, max_length=5000, pattern=_NO_NUL)
-
-    def get(self, lang: str) -> str:
-        """The text in `lang`, falling back to Finnish."""
-        value = getattr(self, lang, None)
-        return value if isinstance(value, str) and value else self.fi
-
-
-def _local(value: object) -> object:
-    # A plain string in the file is the Finnish text.
-    return {"fi": value} if isinstance(value, str) else value
-
-
-_TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": _NON_BLANK}
-_OPTIONAL_TEXT_SCHEMA = {"anyOf": [{"type": "string", "maxLength": 5000, "pattern": _NO_NUL}, {"type": "null"}]}
-# As JSON: a string (the Finnish text) or {"fi": ..., "sv": ..., "en": ...}.
-Local = Annotated[
-    LocalText,
-    BeforeValidator(_local),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                _TEXT_SCHEMA,
-                {
-                    "type": "object",
-                    "properties": {"fi": _TEXT_SCHEMA, "sv": _OPTIONAL_TEXT_SCHEMA, "en": _OPTIONAL_TEXT_SCHEMA},
-                    "required": ["fi"],
-                    "additionalProperties": False,
-                },
-            ],
-            "description": "A text in Finnish (a string), or in Finnish with optional Swedish and English.",
-        }
-    ),
-]
-
-
 # Accounting Act 1336/1997 2:10(2): vouchers are kept at least six years from the end of the financial year.
 MIN_VOUCHER_YEARS = 6
 
 
-class CustomerRetention(_Strict):
+class CustomerRetention(Strict):
     """Anonymise a person `years` after the end of their customer relationship."""
 
     applies_to: Literal["customer"]
     years: int = Field(ge=1, le=100)
 
 
-class OrderRetention(_Strict):
+class OrderRetention(Strict):
     """Keep orders, as accounting vouchers, `years` from the end of the order's financial year."""
 
     applies_to: Literal["orders"]
@@ -156,7 +107,7 @@ class OrderRetention(_Strict):
     )
 
 
-class ProfileRetention(_Strict):
+class ProfileRetention(Strict):
     """One retention rule: the text the notice shows, and what `rekisteri retention sweep` enforces."""
 
     category: Local = Field(description="Record category, e.g. asiakastiedot (customer data).")
@@ -169,19 +120,98 @@ class ProfileRetention(_Strict):
     )
 
 
-class ProfileSecurity(_Strict):
+class ProfileSecurity(Strict):
     """The principles by which the register is protected (the seeds' "Rekisterin suojauksen periaatteet")."""
 
     manual: Local | None = Field(default=None, description="A: manual (paper) material.")
     electronic: Local | None = Field(default=None, description="B: data processed electronically.")
 
 
-class ProfileNotice(_Strict):
+# GDPR Art. 6(1): the six lawful bases, by point.
+LegalBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"
+]
+BASIS_POINT: dict[str, str] = {
+    "consent": "a",
+    "contract": "b",
+    "legal_obligation": "c",
+    "vital_interests": "d",
+    "public_task": "e",
+    "legitimate_interests": "f",
+}
+
+
+class ProfilePurpose(LocalText):
+    """A purpose of the processing, with its legal basis (Art. 13(1)(c)-(d)): the text in Finnish (and
+    optionally Swedish and English), the Art. 6(1) point it rests on, and for (f) the legitimate interest in
+    words, for (c) the law that obliges."""
+
+    basis: LegalBasis | None = Field(
+        default=None,
+        description="The Art. 6(1) basis: `consent` (a), `contract` (b), `legal_obligation` (c), "
+        "`vital_interests` (d), `public_task` (e), `legitimate_interests` (f). A notice is not published while a "
+        "purpose has none.",
+    )
+    legitimate_interest: Local | None = Field(
+        default=None, description="For `legitimate_interests`: the interest pursued, in words (Art. 13(1)(d))."
+    )
+    law: Local | None = Field(
+        default=None, description="For `legal_obligation` or `public_task`: the law, e.g. Kirjanpitolaki 1336/1997."
+    )
+
+    @model_validator(mode="after")
+    def _basis_details_fit(self) -> ProfilePurpose:
+        if self.legitimate_interest is not None and self.basis != "legitimate_interests":
+            raise ValueError("a legitimate interest is stated only for the basis `legitimate_interests`")
+        if self.law is not None and self.basis not in ("legal_obligation", "public_task"):
+            raise ValueError("a law is stated only for the bases `legal_obligation` and `public_task`")
+        return self
+
+
+def _purpose(value: object) -> object:
+    # A plain string is the Finnish text of a purpose whose basis is not stated.
+    return {"fi": value} if isinstance(value, str) else value
+
+
+Purpose = Annotated[ProfilePurpose, BeforeValidator(_purpose)]
+
+
+class ProfileDpo(Strict):
+    """The data protection officer (Art. 37-39): whether one is appointed and, if so, how to reach them
+    (Art. 13(1)(b), 37(7))."""
+
+    appointed: bool
+    name: Text200 | None = None
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    address: Text200 | None = None
+
+    _phone = field_validator("phone")(normalise_phone)
+
+    @model_validator(mode="after")
+    def _contact_if_appointed(self) -> ProfileDpo:
+        reachable = self.email or self.phone or self.address
+        if self.appointed and not reachable:
+            raise ValueError("give the data protection officer's e-mail, phone or address (Art. 13(1)(b), 37(7))")
+        if not self.appointed and (reachable or self.name):
+            raise ValueError("no officer is appointed: leave out the contact details")
+        return self
+
+
+class ProfileNotice(Strict):
     """What the privacy notice says: the Art. 13-15 information, section by section."""
 
     introduction: list[Local] = Field(default_factory=list, description="Paragraphs before the sections.")
-    purposes: list[Local] = Field(default_factory=list)
-    legal_basis: Local | None = None
+    purposes: list[Purpose] = Field(
+        default_factory=list,
+        description='Each purpose with its Art. 6(1) basis: `{ fi = "...", basis = "contract" }`; a plain text '
+        "is a purpose whose basis is not yet stated.",
+    )
+    legal_basis: Local | None = Field(
+        default=None,
+        description='Anything to add to the bases stated per purpose (the notice lists those itself). "Processed '
+        'within the limits of the law" is not a basis.',
+    )
     provision_requirement: Local | None = Field(
         default=None,
         description="Whether giving the data is a statutory or contractual requirement or needed to enter a "
@@ -189,6 +219,11 @@ class ProfileNotice(_Strict):
     )
     legitimate_interest: Local | None = None
     consent: Local | None = Field(default=None, description="What the notice says of consent and withdrawing it.")
+    data_subjects: list[Local] = Field(
+        default_factory=list,
+        description="Categories of data subjects (rekisteröityjen ryhmät), e.g. customers, business customers' "
+        "contact persons (Art. 30(1)(c)).",
+    )
     data_groups: list[Local] = Field(
         default_factory=list, description="Categories of personal data concerned (henkilötietoryhmät, Art. 14(1)(d))."
     )
@@ -196,7 +231,11 @@ class ProfileNotice(_Strict):
         default_factory=list, description="The data the register holds (rekisterin tietosisältö)."
     )
     sources: list[Local] = Field(default_factory=list)
-    recipients: list[Local] = Field(default_factory=list)
+    recipients: list[Local] = Field(
+        default_factory=list,
+        description="Recipients in words, as older notices name them; name each recipient in the profile's "
+        "`recipients` register instead, where the notice, the letters and the record of processing find it.",
+    )
     recipient_categories: list[Local] = Field(default_factory=list, description="Categories of recipients.")
     disclosures: list[Local] = Field(default_factory=list, description="Regular disclosures.")
     transfers: Local | None = Field(default=None, description="Transfers outside the EU/EEA.")
@@ -231,7 +270,7 @@ DEFAULT_SALE_WINDOW_MONTHS = 24
 MAX_SALE_WINDOW_MONTHS = 60
 
 
-class ProfileMarketing(_Strict):
+class ProfileMarketing(Strict):
     """How the marketing check applies the law's choices to this controller (docs/marketing.md)."""
 
     existing_customer_months: int = Field(
@@ -244,15 +283,36 @@ class ProfileMarketing(_Strict):
     )
 
 
-class ProfileContent(_Strict):
+class ProfileContent(Strict):
     """What a profile says: everything but the slug, which names the controller and never changes."""
 
     default_language: Literal["fi", "sv", "en"] = "fi"
     controller: ProfileController
     contact_person: ProfileContactPerson | None = None
+    dpo: ProfileDpo | None = Field(
+        default=None,
+        description="The data protection officer, or `{ appointed = false }`: a notice says which (Art. 13(1)(b)).",
+    )
     register_: ProfileRegister = Field(alias="register")
     notice: ProfileNotice = Field(default_factory=ProfileNotice)
+    recipients: list[ProfileRecipient] = Field(
+        default_factory=list,
+        description="The register of recipients (Art. 13(1)(e)-(f), 30(1)(d)-(e)): each with its name, category, "
+        "the data it receives and why, its country and, outside the EU/EEA, the transfer mechanism.",
+    )
     marketing: ProfileMarketing = Field(default_factory=ProfileMarketing)
+
+    @field_validator("recipients")
+    @classmethod
+    def _recipient_ids_unique(cls, recipients: list[ProfileRecipient]) -> list[ProfileRecipient]:
+        ids = [r.id for r in recipients]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each recipient needs its own `id`")
+        return recipients
+
+    def recipient(self, recipient_id: str) -> ProfileRecipient | None:
+        """The recipient of the register with this id, if any."""
+        return next((r for r in self.recipients if r.id == recipient_id), None)
 
 
 class ControllerProfile(ProfileContent):

@@ -40,6 +40,8 @@ class Webhook(SQLModel, table=True):
     url: str = SQLField(max_length=2000)
     events: list[str] = SQLField(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     description: str | None = SQLField(default=None, max_length=500)
+    # The recipient (of the controller's profile) the subscriber is: its deliveries are disclosures to it.
+    recipient: str | None = None
     secret_encrypted: bytes = SQLField(sa_type=LargeBinary)
     created_at: dt.datetime = created_at_field()
     deleted_at: dt.datetime | None = SQLField(default=None, sa_type=DateTime(timezone=True))

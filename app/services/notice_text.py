@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import tomllib
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
 import phonenumbers
 
 from app.models.notices import NoticeBlock, NoticeDocument, NoticeLanguage, NoticeSection, NoticeText, PrivacyNotice
-from app.models.profile import ControllerProfile, LocalText, ProfileNotice
+from app.models.profile import ControllerProfile, ProfileNotice
+from app.models.profile_base import LocalText
 from app.services import authorities
 
 SCHEMA = "rekisteri.privacy-notice/1"
@@ -51,7 +53,7 @@ def _text(value: LocalText | str | None, lang: NoticeLanguage) -> NoticeText | N
     return NoticeText(text=own, lang=lang) if own else NoticeText(text=value.fi, lang=NoticeLanguage.fi)
 
 
-def _texts(values: list[LocalText], lang: NoticeLanguage) -> list[NoticeText]:
+def _texts(values: Sequence[LocalText], lang: NoticeLanguage) -> list[NoticeText]:
     return [t for t in (_text(v, lang) for v in values) if t is not None]
 
 
@@ -120,7 +122,7 @@ class _Page:
     def subsection(self, title: str, value: LocalText | None) -> NoticeBlock:
         return NoticeBlock(kind="subsection", title=title, blocks=_paragraphs([value], self.lang))
 
-    def listed(self, values: list[LocalText]) -> list[NoticeBlock]:
+    def listed(self, values: Sequence[LocalText]) -> list[NoticeBlock]:
         texts = _texts(values, self.lang)
         return [_list(texts)] if texts else []
 
