@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gettext
 import tomllib
 from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
 import phonenumbers
+import pycountry
 
 from app.models.notices import NoticeBlock, NoticeDocument, NoticeLanguage, NoticeSection, NoticeText, PrivacyNotice
-from app.models.profile import ControllerProfile, ProfileNotice
+from app.models.profile import ControllerProfile, ProfileContent
 from app.models.profile_base import LocalText
 from app.services import authorities
 
@@ -106,6 +108,103 @@ def _translated(fi: str, sv: str | None, en: str | None, lang: NoticeLanguage) -
     return NoticeText(text=own, lang=lang) if own else NoticeText(text=fi, lang=NoticeLanguage.fi)
 
 
+# --- wording others reuse: the access answer, the letters and the record of processing ---------------------
+
+
+@functools.cache
+def _country_names(lang: str) -> gettext.NullTranslations:
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+
+
+def country_name(code: str, lang: str) -> str:
+    """The country's name in `lang` (ISO 3166-1 names, as pycountry translates them), e.g. Yhdysvallat."""
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    if lang == "en":
+        return str(getattr(country, "common_name", None) or country.name)
+    return _country_names(lang).gettext(country.name)
+
+
+DASH = "\N{EN DASH}"
+
+
+def _clause(text: str) -> str:
+    """A text as a part of a longer line: without its closing full stop."""
+    return text.strip().removesuffix(".")
+
+
+def bases(profile: ProfileContent, lang: str) -> list[str]:
+    """Each purpose with its legal basis in words, one line a purpose (Art. 13(1)(c)): the Art. 6(1) point, for
+    (f) the legitimate interest pursued (Art. 13(1)(d)), for (c) and (e) the law that lays it down (Art. 6(3)).
+    A purpose whose basis is not stated says so."""
+    words = texts(lang)
+    lines = []
+    for purpose in profile.notice.purposes:
+        basis = words["bases"][purpose.basis] if purpose.basis else words["basis_not_stated"]
+        parts = [f"{_clause(purpose.get(lang))} {DASH} {_clause(basis)}"]
+        if purpose.legitimate_interest is not None:
+            parts.append(f"{words['interest']}: {_clause(purpose.legitimate_interest.get(lang))}")
+        if purpose.law is not None:
+            parts.append(f"{words['law']}: {_clause(purpose.law.get(lang))}")
+        lines.append(". ".join(parts) + ".")
+    return lines
+
+
+def recipient_lines(profile: ProfileContent, lang: str) -> list[str]:
+    """Each recipient of the profile's register, one line each (Art. 13(1)(e), 15(1)(c), 30(1)(d)): its name
+    (CJEU C-154/21: the identity, where known), its category, what it receives, why, and its country."""
+    words = texts(lang)
+    lines = []
+    for recipient in profile.recipients:
+        parts = [f"{recipient.name} {DASH} {_clause(words['recipient_categories'][recipient.category])}"]
+        if recipient.data:
+            parts.append(f"{words['receives']}: " + ", ".join(_clause(d.get(lang)) for d in recipient.data))
+        if recipient.purpose is not None:
+            parts.append(f"{words['purpose']}: {_clause(recipient.purpose.get(lang))}")
+        parts.append(f"{words['country']}: {country_name(recipient.country, lang)}")
+        lines.append(". ".join(parts) + ".")
+    return lines
+
+
+def transfer_lines(profile: ProfileContent, lang: str) -> list[str]:
+    """Each recipient of the register outside the EU/EEA, with the safeguard of the transfer and where to read
+    it (Art. 13(1)(f), 15(2), 30(1)(e); Chapter V)."""
+    words = texts(lang)
+    lines = []
+    for recipient in (r for r in profile.recipients if r.outside_eea):
+        transfer = recipient.transfer
+        head = f"{recipient.name} ({country_name(recipient.country, lang)})"
+        if transfer is None:
+            lines.append(f"{head} {DASH} {words['mechanism_not_stated']}")
+            continue
+        parts = [f"{head} {DASH} {_clause(words['mechanisms'][transfer.mechanism])}"]
+        if transfer.details is not None:
+            parts.append(_clause(transfer.details.get(lang)))
+        parts.append(f"{words['safeguard_link']}: {transfer.link}")
+        lines.append(". ".join(parts))
+    return lines
+
+
+def dpo_lines(profile: ProfileContent, lang: str) -> list[str]:
+    """The data protection officer's contact (Art. 13(1)(b), 37(7)), or that none is appointed; nothing where the
+    profile does not say."""
+    words, dpo = texts(lang), profile.dpo
+    if dpo is None:
+        return []
+    if not dpo.appointed:
+        return [words["no_dpo"]]
+    found = [
+        dpo.name,
+        _labelled(words, "email", dpo.email),
+        _labelled(words, "phone", _phone(dpo.phone)),
+        _labelled(words, "address", dpo.address),
+    ]
+    return [line for line in found if line]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Page:
     """The language a notice is built in, with its standard wording."""
@@ -149,34 +248,56 @@ def _who(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlock]
         name = ", ".join(p for p in (contact.name, title) if p) or None
         lines = [name, _labelled(words, "phone", _phone(contact.phone)), _labelled(words, "email", contact.email)]
         sections["contact_person"] = [_lines(lines, lang)]
+    # Art. 13(1)(b): the officer's contact, or that none is appointed; a profile that says neither, not stated.
+    officer = dpo_lines(profile, lang.value)
+    if profile.dpo is not None and profile.dpo.appointed:
+        sections["dpo"] = [_lines([*officer], lang)]
+    else:
+        sections["dpo"] = page.own(officer[0]) if officer else page.not_stated()
     register_name = _translated(register.name, register.name_sv, register.name_en, lang)
     sections["register"] = [NoticeBlock(kind="lines", texts=[register_name])]
     return sections
 
 
-def _processing(page: _Page, body: ProfileNotice) -> dict[str, list[NoticeBlock]]:
-    """Art. 13(1)(c)-(f), (2)(a), (2)(e)-(f): why, on what basis, what, from where, to whom, how long."""
-    words, lang = page.words, page.lang
+def _own_list(lines: list[str], lang: NoticeLanguage) -> list[NoticeText]:
+    return [NoticeText(text=line, lang=lang) for line in lines]
+
+
+def _processing(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlock]]:
+    """Art. 13(1)(c)-(d), (2)(e), 14(1)(d), 14(2)(f): why, on what basis, whether it must be given, what, whose,
+    from where."""
+    body, lang = profile.notice, page.lang
     sections: dict[str, list[NoticeBlock]] = {}
     sections["purposes"] = page.listed(body.purposes) or page.not_stated()
-    sections["legal_basis"] = _paragraphs([body.legal_basis], lang) or page.not_stated()
-    optional = {
-        "provision_requirement": body.provision_requirement,
-        "legitimate_interest": body.legitimate_interest,
-        "consent": body.consent,
-    }
+    # Each purpose with its basis; the profile's own words on the basis follow, as an addition.
+    stated = [_list(_own_list(bases(profile, lang.value), lang))] if body.purposes else []
+    stated += _paragraphs([body.legal_basis], lang)
+    sections["legal_basis"] = stated or page.not_stated()
+    sections["provision_requirement"] = _paragraphs([body.provision_requirement], lang) or page.not_stated()
+    optional = {"legitimate_interest": body.legitimate_interest, "consent": body.consent}
     sections |= {key: _paragraphs([value], lang) for key, value in optional.items() if value is not None}
-    if body.data_groups:
-        sections["data_groups"] = page.listed(body.data_groups)
+    lists = {"data_subjects": body.data_subjects, "data_groups": body.data_groups}
+    sections |= {key: page.listed(values) for key, values in lists.items() if values}
     sections["data_categories"] = page.listed(body.data_categories) or page.not_stated()
     if body.sources:
         sections["sources"] = page.listed(body.sources)
-    sections["recipients"] = page.listed([*body.recipients, *body.recipient_categories]) or page.not_stated()
+    return sections
+
+
+def _disclosure(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlock]]:
+    """Art. 13(1)(e)-(f), (2)(a), (2)(f): to whom, outside the EU/EEA on what safeguard, how long, how kept."""
+    body, words, lang = profile.notice, page.words, page.lang
+    sections: dict[str, list[NoticeBlock]] = {}
+    named = _own_list(recipient_lines(profile, lang.value), lang)
+    named += _texts([*body.recipient_categories, *body.recipients], lang)
+    sections["recipients"] = [_list(named)] if named else page.not_stated()
     if body.disclosures:
         sections["disclosures"] = page.listed(body.disclosures)
-    sections["transfers"] = _paragraphs([body.transfers], lang) or page.own(words["no_transfers"])
+    transfers = _own_list(transfer_lines(profile, lang.value), lang)
+    sections["transfers"] = ([_list(transfers)] if transfers else []) + _paragraphs([body.transfers], lang)
     if body.transfer_safeguards is not None:
         sections["transfers"].append(page.subsection(words["safeguards"], body.transfer_safeguards))
+    sections["transfers"] = sections["transfers"] or page.own(words["no_transfers"])
     retention = [page.subsection(r.category.get(lang.value), r.period) for r in body.retention]
     sections["retention"] = retention or page.not_stated()
     if body.security is not None:
@@ -227,7 +348,7 @@ def build(slug: str, notice: PrivacyNotice, lang: NoticeLanguage) -> NoticeDocum
     profile = ControllerProfile.model_validate(notice.profile)
     page = _Page(lang=lang, words=texts(lang.value))
     titles: dict[str, str] = page.words["sections"]
-    sections = _who(page, profile) | _processing(page, profile.notice) | _rights(page, profile)
+    sections = _who(page, profile) | _processing(page, profile) | _disclosure(page, profile) | _rights(page, profile)
     register = profile.register_
     order = list(titles)
     return NoticeDocument(
