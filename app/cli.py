@@ -22,6 +22,7 @@ from app.config import get_settings
 from app.db import make_engine, make_sessionmaker, resolve_database_url
 from app.errors import DomainError
 from app.models.api_keys import ApiKeyCreate, Role
+from app.models.controllers import ProfileProblem
 from app.models.profile import ControllerProfile
 
 cli = typer.Typer(help="Rekisteri: the customer register and its GDPR rights.", no_args_is_help=True)
@@ -65,7 +66,15 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except DomainError as exc:
-        raise _fail(exc.detail) from None
+        problems = getattr(exc, "problems", None)  # an incomplete profile: say what is missing, item by item
+        raise _fail(exc.detail + ("\n" + _problem_lines(problems) if problems else "")) from None
+
+
+def _problem_lines(problems: list[ProfileProblem]) -> str:
+    return "\n".join(
+        f"  {'.'.join(map(str, p.loc))}: {p.kind}: {p.message} ({p.article})" if p.article else f"  {p.message}"
+        for p in problems
+    )
 
 
 def upgrade_database(url: str) -> None:
@@ -159,7 +168,8 @@ def controllers_create(
         bool, typer.Option("--if-missing", help="If the slug exists, print its id instead of failing.")
     ] = False,
 ) -> None:
-    """Create a controller from its profile and print its id."""
+    """Create a controller from its profile and print its id; an incomplete profile is refused, every problem
+    listed (docs/privacy-notice.md)."""
     from app.actor import attach, system_actor
     from app.models.controllers import Controller
     from app.services.controllers import create_controller
@@ -182,12 +192,21 @@ def controllers_create(
 @controllers_cli.command("update")
 def controllers_update(
     profile: Annotated[Path, typer.Option(help="The controller's edited profile (TOML); its slug names it.")],
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Save it as the draft, unpublished, and list what keeps it from publishing.")
+    ] = False,
 ) -> None:
-    """Replace a controller's profile; a change publishes a new version of its privacy notice."""
+    """Replace a controller's profile; a change publishes a new version of its privacy notice.
+
+    An incomplete profile (docs/privacy-notice.md) is refused, every problem listed; `--draft` keeps it unpublished.
+    """
     from app.actor import attach, system_actor
     from app.services.controllers import find_controller, update_profile
 
     data = _profile(profile)
+    if draft:
+        _save_draft(data)
+        return
 
     async def work(session: AsyncSession) -> tuple[int, str, bool]:
         found = await find_controller(session=session, slug_or_id=data.slug)
@@ -199,6 +218,25 @@ def controllers_update(
     version, drawn_up, changed = _run(work)
     state = "published" if changed else "unchanged:"
     typer.echo(f"{data.slug}: {state} privacy notice version {version}, drawn up {drawn_up}")
+
+
+def _save_draft(data: ControllerProfile) -> None:
+    from app.actor import attach, system_actor
+    from app.services.controllers import find_controller, save_draft
+
+    async def work(session: AsyncSession) -> list[ProfileProblem]:
+        found = await find_controller(session=session, slug_or_id=data.slug)
+        actor = system_actor(found.id)
+        attach(session, actor)
+        _, problems = await save_draft(session=session, actor=actor, content=data)
+        return problems
+
+    problems = _run(work)
+    if not problems:
+        typer.echo(f"{data.slug}: draft saved; it is complete, publish it with `rekisteri controllers update`")
+        return
+    typer.echo(f"{data.slug}: draft saved, not published; {len(problems)} item(s) keep it from being published:")
+    typer.echo(_problem_lines(problems))
 
 
 @keys_cli.command("create")

@@ -44,6 +44,8 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     # The controller's profile and privacy notice.
     "GET /v1/controller": frozenset({admin, agent, auditor}),
     "PUT /v1/controller": frozenset({admin}),
+    "GET /v1/controller/draft": frozenset({admin, auditor}),
+    "PUT /v1/controller/draft": frozenset({admin}),
     "GET /v1/privacy-notice": frozenset({admin, agent, integration, auditor}),
     # The audit log.
     "GET /v1/audit": frozenset({admin, auditor}),

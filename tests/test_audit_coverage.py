@@ -166,6 +166,9 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
             )
         )
     )(c.get("/v1/controller", headers=t.headers()).json()["profile"]),
+    ("PUT", "/v1/controller/draft"): lambda c, t: (
+        lambda profile: lambda c, t: c.put("/v1/controller/draft", json=profile, headers=t.headers())
+    )(c.get("/v1/controller", headers=t.headers()).json()["profile"]),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Date, DateTime
@@ -54,11 +54,44 @@ class ControllerPublic(SQLModel):
 
 EXAMPLE_PROFILE: dict[str, Any] = {
     "default_language": "fi",
-    "controller": {"name": "SonMark Oy", "business_id": "2477816-7", "city": "Espoo", "country": "FI"},
+    "controller": {
+        "name": "SonMark Oy",
+        "business_id": "2477816-7",
+        "street_address": "Koskelontie 18 B",
+        "postal_code": "02920",
+        "city": "Espoo",
+        "country": "FI",
+        "phone": "+358405658606",
+    },
     "contact_person": {"name": "Ülar Mihkelson", "title": "toimitusjohtaja", "email": "ular.mihkelson@sonmark.fi"},
+    "dpo": {"appointed": False},
     "register": {"name": "Asiakasrekisteri", "notice_date": "2026-12-01"},
+    "recipients": [
+        {
+            "id": "accounting-firm",
+            "name": "Tilitoimisto Esimerkki Oy",
+            "category": "processor",
+            "data": [{"fi": "Laskutustiedot", "en": "Billing data"}],
+            "purpose": {"fi": "Kirjanpito", "en": "Bookkeeping"},
+            "country": "FI",
+        }
+    ],
     "notice": {
-        "purposes": [{"fi": "Asiakassuhteen hoitaminen", "en": "Managing the customer relationship"}],
+        "purposes": [
+            {"fi": "Asiakassuhteen hoitaminen", "en": "Managing the customer relationship", "basis": "contract"},
+            {
+                "fi": "Kirjanpito",
+                "en": "Bookkeeping",
+                "basis": "legal_obligation",
+                "law": {"fi": "Kirjanpitolaki 1336/1997", "en": "Accounting Act 1336/1997"},
+            },
+        ],
+        "provision_requirement": {
+            "fi": "Tiedot tarvitaan tilauksen toimittamiseen; ilman niitä emme voi toimittaa tilausta.",
+            "en": "The data is needed to deliver an order; without it we cannot deliver.",
+        },
+        "data_categories": [{"fi": "Nimi ja yhteystiedot", "en": "Name and contact details"}],
+        "sources": [{"fi": "Asiakas itse", "en": "The customer"}],
         "retention": [
             {
                 "category": {"fi": "Asiakastiedot", "en": "Customer data"},
@@ -66,8 +99,24 @@ EXAMPLE_PROFILE: dict[str, Any] = {
                 "enforce": {"applies_to": "customer", "years": 10},
             }
         ],
+        "automated_decisions": {
+            "fi": "Automaattista päätöksentekoa tai profilointia ei ole.",
+            "en": "There is no automated decision-making or profiling.",
+        },
     },
 }
+
+
+class ProfileProblem(BaseModel):
+    """One reason a profile may not be published (app/services/profile_check.py, docs/privacy-notice.md)."""
+
+    kind: Literal["missing", "outdated", "invalid"] = Field(
+        description="`missing`: an item GDPR Art. 13-14 require is not stated; `outdated`: a text says what the law "
+        "has overtaken; `invalid`: a version published before today's schema no longer validates against it."
+    )
+    loc: list[str | int] = Field(description='Where in the profile, e.g. `["notice", "purposes", 2, "basis"]`.')
+    article: str = Field(description="The provision the rule rests on, e.g. `GDPR Art. 13(1)(c), 6(1)`.")
+    message: str = Field(description="What is wrong and what to do, in English.")
 
 
 class ControllerProfilePublic(BaseModel):
@@ -83,6 +132,8 @@ class ControllerProfilePublic(BaseModel):
                     "notice_date": "2026-12-01",
                     "updated_at": "2026-12-01T09:00:00Z",
                     "profile": EXAMPLE_PROFILE,
+                    "problems": [],
+                    "draft": False,
                 }
             ]
         }
@@ -96,3 +147,38 @@ class ControllerProfilePublic(BaseModel):
     profile: dict[str, Any] = Field(
         description="The profile, as in the TOML files of examples/ (docs/privacy-notice.md)."
     )
+    problems: list[ProfileProblem] = Field(
+        default_factory=list,
+        description="What the version in force lacks or says that the law has overtaken. Empty for every version "
+        "published since notices are checked; a version published before may list problems, and stays public "
+        "until a complete profile replaces it.",
+    )
+    draft: bool = Field(default=False, description="Whether a draft is saved (`GET /v1/controller/draft`).")
+
+
+class ControllerDraft(BaseModel):
+    """A profile saved but not published, and what keeps it from being published."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "profile": {**EXAMPLE_PROFILE, "dpo": None},
+                    "complete": False,
+                    "problems": [
+                        {
+                            "kind": "missing",
+                            "loc": ["dpo"],
+                            "article": "GDPR Art. 13(1)(b), 37(7)",
+                            "message": "State the data protection officer's contact details, or "
+                            "`{ appointed = false }` if none is appointed.",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    profile: dict[str, Any] = Field(description="The draft, in the fields of `PUT /v1/controller`.")
+    complete: bool = Field(description="Whether it may be published as it is: `problems` is empty.")
+    problems: list[ProfileProblem] = Field(description="Each missing or outdated item, with its article.")

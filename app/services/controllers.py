@@ -11,10 +11,10 @@ from sqlmodel import select
 from app.actor import Actor, attached
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models.base import utcnow
-from app.models.controllers import Controller
+from app.models.controllers import Controller, ProfileProblem
 from app.models.notices import PrivacyNotice
 from app.models.profile import ControllerProfile, ProfileContent
-from app.services import deadlines, notices
+from app.services import deadlines, notices, profile_check
 
 
 def _apply(controller: Controller, profile: ControllerProfile) -> None:
@@ -99,13 +99,14 @@ async def find_controller(*, session: AsyncSession, slug_or_id: str) -> Controll
     return controller
 
 
-async def get_profile(*, session: AsyncSession, actor: Actor) -> tuple[Controller, PrivacyNotice]:
-    """The actor's controller and the version of its notice in force."""
+async def get_profile(*, session: AsyncSession, actor: Actor) -> tuple[Controller, PrivacyNotice, list[ProfileProblem]]:
+    """The actor's controller, the version of its notice in force, and what that version lacks (a version
+    published before notices were checked may be incomplete; it stays in force until a complete one replaces it)."""
     controller = await session.get(Controller, actor.controller_id)
     notice = await notices.latest(session=session, controller_id=actor.controller_id)
     assert controller is not None
     assert notice is not None
-    return controller, notice
+    return controller, notice, profile_check.of_stored(notice.profile)
 
 
 async def update_profile(
@@ -127,6 +128,27 @@ async def update_profile(
         return controller, current, False
     _apply(controller, ControllerProfile.model_validate(published.profile))
     controller.notice_date = published.notice_date
+    controller.draft_profile = None  # what was being drafted is now published, or set aside by what was
     controller.updated_at = utcnow()
     await session.flush()
     return controller, published, True
+
+
+async def save_draft(
+    *, session: AsyncSession, actor: Actor, content: ProfileContent
+) -> tuple[dict[str, Any], list[ProfileProblem]]:
+    """Keep a profile without publishing it (audited); the notice in force stays. Returns it and its problems."""
+    controller = await session.get(Controller, actor.controller_id, with_for_update=True)
+    assert controller is not None
+    controller.draft_profile = content.model_dump(mode="json", by_alias=True, exclude={"slug"})  # the slug stays
+    await session.flush()
+    return controller.draft_profile, profile_check.problems(content)
+
+
+async def get_draft(*, session: AsyncSession, actor: Actor) -> tuple[dict[str, Any], list[ProfileProblem]]:
+    """The draft saved, and what keeps it from being published."""
+    controller = await session.get(Controller, actor.controller_id)
+    assert controller is not None
+    if controller.draft_profile is None:
+        raise NotFound("No draft is saved.")
+    return controller.draft_profile, profile_check.of_stored(controller.draft_profile)

@@ -10,33 +10,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
 
-from app.errors import Unprocessable
+from app.errors import Unprocessable, redact
+from app.models.controllers import ProfileProblem
 from app.models.profile import ProfileContent
 from app.models.profile_base import LocalText
 
 Loc = list[str | int]
 
 
-class ProfileProblem(BaseModel):
-    """One reason a profile may not be published."""
-
-    kind: Literal["missing", "outdated", "invalid"] = Field(
-        description="`missing`: an item the GDPR requires is not stated; `outdated`: a text says what the law has "
-        "overtaken; `invalid`: a version published before today's rules no longer validates against them."
-    )
-    loc: Loc = Field(description='Where in the profile, e.g. `["notice", "purposes", 2, "basis"]`.')
-    article: str = Field(description="The provision the rule rests on, e.g. `GDPR Art. 13(1)(c), 6(1)`.")
-    message: str = Field(description="What is wrong and what to do, in English.")
-
-
 class IncompleteProfile(Unprocessable):
-    """A profile with problems: 422, one error item per problem, nothing published."""
+    """A profile with problems: 422, one error item per problem (its `loc` in the request body), nothing
+    published."""
 
-    def __init__(self, found: list[ProfileProblem], *, prefix: Loc) -> None:
+    def __init__(self, found: list[ProfileProblem]) -> None:
         super().__init__(
             f"The profile cannot be published: {len(found)} item(s) the privacy notice needs are missing or "
             "outdated (GDPR Art. 13-14). Nothing was published; save it as a draft to keep working on it."
@@ -44,7 +34,7 @@ class IncompleteProfile(Unprocessable):
         self.problems = found
         # As the request validation's errors are: each part of `loc` a string.
         self.errors = [
-            {"loc": [str(part) for part in [*prefix, *p.loc]], "msg": p.message, "type": p.kind, "article": p.article}
+            {"loc": [str(part) for part in ["body", *p.loc]], "msg": p.message, "type": p.kind, "article": p.article}
             for p in found
         ]
 
@@ -300,8 +290,21 @@ def problems(profile: ProfileContent) -> list[ProfileProblem]:
     return found + outdated(profile)
 
 
-def require_complete(profile: ProfileContent, *, prefix: Loc) -> None:
+def require_complete(profile: ProfileContent) -> None:
     """Refuse (422, every problem listed) a profile that is not complete."""
     found = problems(profile)
     if found:
-        raise IncompleteProfile(found, prefix=prefix)
+        raise IncompleteProfile(found)
+
+
+def of_stored(profile: dict[str, Any]) -> list[ProfileProblem]:
+    """The problems of a profile as kept (a published version, a draft). One kept before today's schema that no
+    longer validates against it lists why, as `invalid`, without quoting its values."""
+    try:
+        checked = ProfileContent.model_validate({k: v for k, v in profile.items() if k != "slug"})
+    except ValidationError as exc:
+        return [
+            ProfileProblem(kind="invalid", loc=list(e["loc"]), article="", message=redact(e["msg"], e.get("input")))
+            for e in exc.errors()
+        ]
+    return problems(checked)
