@@ -163,3 +163,60 @@ def test_controllers_update_publishes_a_new_version_only_when_changed(env: dict[
     unknown = rekisteri("controllers", "update", "--profile", str(missing), env=env, check=False)
     assert unknown.returncode == 1
     assert "No such controller" in unknown.stderr
+
+
+COMPLETE_TOML = """
+slug = "{slug}"
+[controller]
+name = "Esimerkki Oy"
+street_address = "Lintukuja 1"
+postal_code = "00100"
+city = "Helsinki"
+email = "tietosuoja@example.fi"
+[register]
+name = "Asiakasrekisteri"
+[notice]
+purposes = [{{ fi = "Asiakassuhteen hoitaminen", basis = "contract" }}]
+provision_requirement = "Tiedot tarvitaan tilauksen toimittamiseen."
+data_categories = ["Nimi"]
+sources = ["Asiakas itse"]
+recipient_categories = ["Tilitoimisto"]
+automated_decisions = "Automaattista päätöksentekoa ei ole."
+[[notice.retention]]
+category = "Asiakastiedot"
+period = "10 vuotta asiakkuuden päättymisestä."
+"""
+
+
+@pytest.mark.slow
+def test_an_incomplete_profile_is_refused_with_every_problem_and_can_be_a_draft(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    profile = tmp_path / "p.toml"
+    # No [dpo] (Art. 13(1)(b)) and an outdated Ombudsman's address: refused, every problem on stderr.
+    incomplete = COMPLETE_TOML.format(slug=slug) + 'exercising_rights = "Kirjeet: Ratapihantie 9, Helsinki."\n'
+    profile.write_text(incomplete)
+    refused = rekisteri("controllers", "create", "--profile", str(profile), env=env, check=False)
+    assert refused.returncode == 1
+    assert "cannot be published" in refused.stderr
+    assert "  dpo: missing:" in refused.stderr
+    assert "(GDPR Art. 13(1)(b), 37(7))" in refused.stderr
+    assert "  notice.exercising_rights.fi: outdated: Outdated: the Ombudsman's old address." in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    complete = COMPLETE_TOML.format(slug=slug) + "[dpo]\nappointed = false\n"
+    profile.write_text(complete)
+    rekisteri("controllers", "create", "--profile", str(profile), env=env)
+    profile.write_text(incomplete.replace('name = "Asiakasrekisteri"', 'name = "Uusi nimi"'))
+    update = rekisteri("controllers", "update", "--profile", str(profile), env=env, check=False)
+    assert update.returncode == 1
+    assert "  dpo: missing:" in update.stderr
+    draft = rekisteri("controllers", "update", "--profile", str(profile), "--draft", env=env)
+    assert draft.stdout.startswith(f"{slug}: draft saved, not published; 2 item(s) keep it from being published:")
+    assert "  dpo: missing:" in draft.stdout
+    profile.write_text(complete)
+    same = rekisteri("controllers", "update", "--profile", str(profile), "--draft", env=env)
+    assert same.stdout.strip() == f"{slug}: draft saved; it is complete, publish it with `rekisteri controllers update`"
+    unchanged = rekisteri("controllers", "update", "--profile", str(profile), env=env)
+    assert unchanged.stdout.startswith(f"{slug}: unchanged: privacy notice version 1")
