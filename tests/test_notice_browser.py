@@ -114,7 +114,8 @@ def test_a_browser_gets_the_finnish_page_with_every_section(
     titles = notice_text.texts("fi")["sections"]
     shown = headings(finnish)
     expected = [
-        "controller", "contact_person", "register", "purposes", "legal_basis", "legitimate_interest", "consent",
+        "controller", "contact_person", "register", "purposes", "legal_basis", "provision_requirement",
+        "legitimate_interest", "consent",
         "data_groups", "data_categories", "sources", "recipients", "disclosures", "transfers", "retention",
         "security", "cookies", "automated_decisions", "rights", "complaint",
     ]  # fmt: skip

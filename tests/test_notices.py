@@ -269,6 +269,9 @@ class TestNotice:
         assert "Ülar Mihkelson, toimitusjohtaja" in texts(section(notice(client, tenant), "contact_person"))
 
     def test_unstated_automated_decisions_are_said_to_be_unstated(self, client: TestClient, tenant: Tenant) -> None:
+        body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        del body["notice"]["automated_decisions"]
+        assert client.put("/v1/controller", json=body, headers=tenant.headers()).status_code == 200
         decided = texts(section(notice(client, tenant, lang="en"), "automated_decisions"))
         assert decided == ["The controller has not stated this."]
 
