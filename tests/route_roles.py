@@ -47,6 +47,8 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "GET /v1/controller/draft": frozenset({admin, auditor}),
     "PUT /v1/controller/draft": frozenset({admin}),
     "GET /v1/privacy-notice": frozenset({admin, agent, integration, auditor}),
+    # The record of processing activities (Art. 30): for whoever answers to the supervisory authority.
+    "GET /v1/records-of-processing": frozenset({admin, auditor}),
     # The audit log.
     "GET /v1/audit": frozenset({admin, auditor}),
     "GET /v1/audit/verify": frozenset({admin, auditor}),

@@ -211,16 +211,18 @@ def test_the_letter_names_the_notices_recipients_instead_of_saying_none(client: 
     assert outcome["recipients_notified"] == []
     letter = client.get(f"/v1/requests/{outcome['request_id']}/letter?lang=en", headers=solintech.headers()).text
     assert "not been disclosed to any recipients" not in letter
-    assert "The Google Analytics service" in letter
+    assert "Google LLC (Google Analytics)" in letter
     assert "The controller's staff" in letter
     finnish = client.get(f"/v1/requests/{outcome['request_id']}/letter?lang=fi", headers=solintech.headers()).text
-    assert "Google Analytics -palvelu" in finnish
+    assert "Google LLC (Google Analytics)" in finnish
+    assert "Tilitoimisto Esimerkki Oy" in finnish
     assert "ei ole luovutettu" not in finnish
 
 
 def test_a_notice_without_recipients_still_says_none(client: TestClient, tenant: Tenant) -> None:
     profile = call(client, tenant, "GET", "/v1/controller")["profile"]
     profile["notice"]["recipients"], profile["notice"]["recipient_categories"] = [], []
+    profile["recipients"] = []
     call(client, tenant, "PUT", "/v1/controller", json=profile)
     person, _ = rich_customer(client, tenant)
     outcome = erase_on(client, tenant, person["id"], "consent_withdrawn")

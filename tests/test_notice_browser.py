@@ -22,10 +22,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.services import notice_text
+from app.models.api_keys import Role
+from app.services import notice_text, records
 from tests.conftest import make_tenant
 from tests.ports import free_port
 from tests.test_cli import ROOT, ready
+from tests.test_records import COMPLETE, tenant_with
 from tests.waiting import wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -114,7 +116,8 @@ def test_a_browser_gets_the_finnish_page_with_every_section(
     titles = notice_text.texts("fi")["sections"]
     shown = headings(finnish)
     expected = [
-        "controller", "contact_person", "register", "purposes", "legal_basis", "legitimate_interest", "consent",
+        "controller", "contact_person", "register", "purposes", "legal_basis", "provision_requirement",
+        "legitimate_interest", "consent",
         "data_groups", "data_categories", "sources", "recipients", "disclosures", "transfers", "retention",
         "security", "cookies", "automated_decisions", "rights", "complaint",
     ]  # fmt: skip
@@ -174,3 +177,32 @@ def test_the_page_prints(client: TestClient, app: FastAPI, server: str, finnish:
     finnish.get(f"{server}/public/{tenant.slug}/privacy-notice")
     pdf = finnish.print_page()
     assert len(pdf) > 10_000
+
+
+def test_the_record_of_processing_opens_with_every_point_and_no_errors(
+    client: TestClient, app: FastAPI, server: str
+) -> None:
+    """An auditor opens the record of processing activities (Art. 30(1)) to print it for the Ombudsman."""
+    tenant = tenant_with(client, app, COMPLETE)
+    driver = browser("fi-FI,fi")
+    try:
+        # The record needs a key: the browser sends it with every request, as a proxy in front of it would.
+        driver.execute_cdp_cmd("Network.enable", {})
+        headers = {"Authorization": f"Bearer {tenant.keys[Role.auditor]}"}
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": headers})
+        driver.get(f"{server}/v1/records-of-processing")
+        assert driver.execute_script("return document.documentElement.lang") == "fi"
+        assert driver.execute_script("return document.contentType") == "text/html"
+        assert driver.title == "Seloste käsittelytoimista: Kirjakauppa Kanerva Oy \N{EN DASH} Asiakasrekisteri"
+        titles = records.texts("fi")["sections"]
+        assert headings(driver) == {anchor: titles[point] for point, anchor in records.SECTIONS.items()}
+        for section in driver.find_elements(By.CSS_SELECTOR, "main > section"):
+            assert section.is_displayed()
+            assert section.size["height"] > 0
+        assert "Mailer Inc., Yhdysvallat" in driver.find_element(By.ID, "transfers").text
+        # The page's own stylesheet applies (50rem), and the console has nothing to say: no error, nothing refused.
+        assert driver.execute_script("return getComputedStyle(document.body).maxWidth") == "800px"
+        assert [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")] == []
+        assert len(driver.print_page()) > 10_000
+    finally:
+        driver.quit()

@@ -143,7 +143,10 @@ def test_restricted_people_and_open_requests_are_left_and_counted(
 
 
 def test_without_a_rule_nothing_is_anonymised(client: TestClient, app: FastAPI, tenant: Tenant) -> None:
-    """SonMark's notice names no period: the sweep has nothing to enforce for its customers."""
+    """A rule the profile only states (no `enforce`, as "as long as necessary"): nothing to enforce."""
+    body = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+    body["notice"]["retention"] = [{"category": "Asiakastiedot", "period": "Niin kauan kuin on tarpeen."}]
+    assert client.put("/v1/controller", json=body, headers=tenant.headers()).status_code == 200
     person = new_customer(client, tenant, relationship_end_date=years(-30).isoformat())["id"]
     report = sweep(app, client, tenant, TODAY)
     assert (report.customer_years, report.expired) == (None, [])

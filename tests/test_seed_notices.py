@@ -98,7 +98,8 @@ HEADINGS: dict[str, dict[str, str]] = {
         "Oikeus tehdä valitus valvontaviranomaiselle": "complaint",
         "Muut henkilötietojen käsittelyyn liittyvät oikeudet": "rights",
     },
-    # The fifth has no controller section at all, and its cookies section is empty (nothing to render).
+    # The fifth names no controller at all (the profile's placeholders stand in), and its cookies section is
+    # empty (nothing to render).
     "asiakasrekisteri": {
         "Rekisterin nimi": "register",
         "Henkilötietojen käsittelyn tarkoitus": "purposes",
@@ -152,7 +153,7 @@ IDENTITY = {
     "solintech": ("Janne Peltola", None, "Asiakasrekisteri", "4.1.2018"),
     "sesoma": ("Sesoma Oy", "1014672-4", "Sesoman asiakasrekisteri", None),
     "mastermark": ("Mastermark Oy", None, "Asiakasrekisteri", "28.4.2021"),
-    "asiakasrekisteri": ("Asiakasrekisteri", None, "Asiakasrekisteri", None),
+    "asiakasrekisteri": ("Esimerkki Oy", None, "Asiakasrekisteri", None),
 }
 
 

@@ -12,13 +12,16 @@ from pydantic import (
     BeforeValidator,
     EmailStr,
     Field,
+    GetJsonSchemaHandler,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.models.base import IsoDate
 from app.models.customers import CountryCode
-from app.models.profile_base import NON_BLANK, Local, LocalText, Strict, Text200
+from app.models.profile_base import NON_BLANK, TEXT_SCHEMA, Local, LocalText, Strict, Text200
 from app.models.recipients import ProfileRecipient
 from app.validators import normalise_business_id, normalise_country, normalise_phone
 
@@ -173,7 +176,15 @@ def _purpose(value: object) -> object:
     return {"fi": value} if isinstance(value, str) else value
 
 
-Purpose = Annotated[ProfilePurpose, BeforeValidator(_purpose)]
+class _OrText:
+    """Declares, in the JSON schema, that a plain string is taken too (as its Finnish text)."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"anyOf": [TEXT_SCHEMA, handler(schema)]}
+
+
+# As JSON: the purpose's object, or a string (its Finnish text, the basis not yet stated).
+Purpose = Annotated[ProfilePurpose, BeforeValidator(_purpose), _OrText()]
 
 
 class ProfileDpo(Strict):

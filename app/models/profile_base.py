@@ -34,8 +34,8 @@ def _local(value: object) -> object:
     return {"fi": value} if isinstance(value, str) else value
 
 
-_TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": NON_BLANK}
-_OPTIONAL_TEXT_SCHEMA = {"anyOf": [{"type": "string", "maxLength": 5000, "pattern": NO_NUL}, {"type": "null"}]}
+TEXT_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": NON_BLANK}
+_OPTIONALTEXT_SCHEMA = {"anyOf": [{"type": "string", "maxLength": 5000, "pattern": NO_NUL}, {"type": "null"}]}
 # As JSON: a string (the Finnish text) or {"fi": ..., "sv": ..., "en": ...}.
 Local = Annotated[
     LocalText,
@@ -43,10 +43,10 @@ Local = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                _TEXT_SCHEMA,
+                TEXT_SCHEMA,
                 {
                     "type": "object",
-                    "properties": {"fi": _TEXT_SCHEMA, "sv": _OPTIONAL_TEXT_SCHEMA, "en": _OPTIONAL_TEXT_SCHEMA},
+                    "properties": {"fi": TEXT_SCHEMA, "sv": _OPTIONALTEXT_SCHEMA, "en": _OPTIONALTEXT_SCHEMA},
                     "required": ["fi"],
                     "additionalProperties": False,
                 },

@@ -103,7 +103,9 @@ async def letter_context(
 
 
 def _named_recipients(controller: Controller, lang: str) -> list[str]:
-    """The recipients, and categories of recipients, the controller's privacy notice names (Art. 13(1)(e))."""
+    """The recipients, and categories of recipients, the controller's privacy notice names (Art. 13(1)(e)):
+    the register's recipients by name, then those the notice names in words."""
     notice: dict[str, Any] = controller.profile.get("notice") or {}
+    register = [str(r["name"]) for r in controller.profile.get("recipients") or []]
     named = [*notice.get("recipients", []), *notice.get("recipient_categories", [])]
-    return [text for text in (exports.local(value, lang) for value in named) if text]
+    return register + [text for text in (exports.local(value, lang) for value in named) if text]
