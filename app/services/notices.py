@@ -33,7 +33,7 @@ from app.models.notices import (
     PrivacyNotice,
 )
 from app.models.profile import ControllerProfile
-from app.services import deadlines, letters, notice_text
+from app.services import deadlines, letters, notice_text, profile_check
 from app.tenancy import TENANT_SQL, scoped
 
 LANGUAGES = (("fi", "Suomeksi"), ("sv", "På svenska"), ("en", "In English"))
@@ -64,11 +64,14 @@ async def publish(
 ) -> PrivacyNotice | None:
     """Publish the profile as a new version, unless it says what the version in force says.
 
-    The date drawn up (laatimispäivä) is the profile's `register.notice_date` when it is later than the
-    version in force's, else the day of publishing: a changed notice is a notice drawn up anew. The notice is
-    rendered now, in every language, and kept so: an earlier version reads as it read then, whatever later
-    releases of the service say in their own sections.
+    An incomplete profile is refused, every problem listed (app/services/profile_check.py), before anything
+    else, the same profile as the version in force included. The date drawn up (laatimispäivä) is the
+    profile's `register.notice_date` when it is later than the version in force's, else the day of publishing:
+    a changed notice is a notice drawn up anew. The notice is rendered now, in every language, and kept so: an
+    earlier version reads as it read then, whatever later releases of the service say in their own sections.
     """
+    # GDPR Art. 13-14: every path that publishes comes through here, and none publishes an incomplete notice.
+    profile_check.require_complete(profile)
     today = today or deadlines.today()
     given = profile.register_.notice_date
     if given is not None and given > today:
