@@ -182,6 +182,7 @@ data_categories = ["Nimi"]
 sources = ["Asiakas itse"]
 recipient_categories = ["Tilitoimisto"]
 automated_decisions = "Automaattista päätöksentekoa ei ole."
+{extra}
 [[notice.retention]]
 category = "Asiakastiedot"
 period = "10 vuotta asiakkuuden päättymisestä."
@@ -195,7 +196,7 @@ def test_an_incomplete_profile_is_refused_with_every_problem_and_can_be_a_draft(
     slug = f"cli-{uuid.uuid4().hex[:8]}"
     profile = tmp_path / "p.toml"
     # No [dpo] (Art. 13(1)(b)) and an outdated Ombudsman's address: refused, every problem on stderr.
-    incomplete = COMPLETE_TOML.format(slug=slug) + 'exercising_rights = "Kirjeet: Ratapihantie 9, Helsinki."\n'
+    incomplete = COMPLETE_TOML.format(slug=slug, extra='exercising_rights = "Kirjeet: Ratapihantie 9, Helsinki."')
     profile.write_text(incomplete)
     refused = rekisteri("controllers", "create", "--profile", str(profile), env=env, check=False)
     assert refused.returncode == 1
@@ -205,7 +206,7 @@ def test_an_incomplete_profile_is_refused_with_every_problem_and_can_be_a_draft(
     assert "  notice.exercising_rights.fi: outdated: Outdated: the Ombudsman's old address." in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    complete = COMPLETE_TOML.format(slug=slug) + "[dpo]\nappointed = false\n"
+    complete = COMPLETE_TOML.format(slug=slug, extra="") + "[dpo]\nappointed = false\n"
     profile.write_text(complete)
     rekisteri("controllers", "create", "--profile", str(profile), env=env)
     profile.write_text(incomplete.replace('name = "Asiakasrekisteri"', 'name = "Uusi nimi"'))

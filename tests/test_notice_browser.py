@@ -116,10 +116,9 @@ def test_a_browser_gets_the_finnish_page_with_every_section(
     titles = notice_text.texts("fi")["sections"]
     shown = headings(finnish)
     expected = [
-        "controller", "contact_person", "register", "purposes", "legal_basis", "provision_requirement",
-        "legitimate_interest", "consent",
-        "data_groups", "data_categories", "sources", "recipients", "disclosures", "transfers", "retention",
-        "security", "cookies", "automated_decisions", "rights", "complaint",
+        "controller", "contact_person", "dpo", "register", "purposes", "legal_basis", "provision_requirement",
+        "legitimate_interest", "consent", "data_subjects", "data_groups", "data_categories", "sources", "recipients",
+        "disclosures", "transfers", "retention", "security", "cookies", "automated_decisions", "rights", "complaint",
     ]  # fmt: skip
     assert list(shown) == expected
     assert all(shown[i] == titles[i] for i in expected)
@@ -129,6 +128,11 @@ def test_a_browser_gets_the_finnish_page_with_every_section(
     header = finnish.find_element(By.TAG_NAME, "header").text
     assert "Laatimispäivä 4.1.2018" in header
     assert "Lintulahdenkuja 4, 00530 Helsinki" in finnish.find_element(By.ID, "complaint").text
+    # Art. 13(1)(c), (f): each purpose with its basis in words, the US transfer with its mechanism and link.
+    assert "6 artiklan 1 kohdan" in finnish.find_element(By.ID, "legal_basis").text
+    transfers = finnish.find_element(By.ID, "transfers")
+    assert "Yhdysvallat" in transfers.text
+    assert transfers.find_elements(By.CSS_SELECTOR, 'a[href^="https://"]')
 
 
 def test_the_pages_own_styles_apply_and_nothing_is_blocked(

@@ -132,7 +132,13 @@ COMPLETE: dict[str, Any] = {
                 "details": _local("Nimenomainen suostumus", "Explicit consent (Article 49(1)(a))"),
             },
         },
-        {"id": "tax", "name": "Verohallinto", "category": "authority", "data": [_local("Laskut", "Invoices")]},
+        {
+            "id": "tax",
+            "name": "Verohallinto",
+            "category": "authority",
+            "data": [_local("Laskut", "Invoices")],
+            "purpose": _local("Verotus", "Taxation"),
+        },
     ],
 }
 # What a profile must state at the least; every Art. 30(1) item is missing.
