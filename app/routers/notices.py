@@ -28,11 +28,13 @@ _MEDIA = {
 }
 DESCRIBED = (
     "The controller's privacy notice (*tietosuojaseloste*) as it is published: the sections of a Finnish notice "
-    "(controller, contact person, register, purposes, legal basis, data, sources, recipients, disclosures, "
-    "transfers, retention, security, cookies, automated decisions), the data subject's rights and the complaint "
-    "authority, each from the controller's profile in the asked language (Finnish where a text has no "
-    "translation; such texts carry `lang: fi`). Versioned: `version` picks an earlier one, `versions` lists "
-    "them all with their date drawn up (*laatimispäivä*).\n\n"
+    "(controller, contact person, data protection officer, register, purposes, each purpose's legal basis in "
+    "words, whether the data must be given, categories of data subjects, data, sources, recipients by name, "
+    "disclosures, transfers outside the EU/EEA with their safeguards, retention, security, cookies, automated "
+    "decisions), the data subject's rights and the complaint authority, each from the controller's profile in "
+    "the asked language (Finnish where a text has no translation; such texts carry `lang: fi`). A version is "
+    "published only when it states every item GDPR Art. 13-14 require (`PUT /v1/controller`). Versioned: "
+    "`version` picks an earlier one, `versions` lists them all with their date drawn up (*laatimispäivä*).\n\n"
     "Format: `format=json|html|markdown`, or by the `Accept` header (`application/json`, `text/html`, "
     "`text/markdown`); JSON when either allows anything. Language: `lang=fi|sv|en`, else the `Accept-Language` "
     "header, else the controller's default language."
