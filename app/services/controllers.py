@@ -14,7 +14,7 @@ from app.models.base import utcnow
 from app.models.controllers import Controller
 from app.models.notices import PrivacyNotice
 from app.models.profile import ControllerProfile, ProfileContent
-from app.services import deadlines, notices
+from app.services import deadlines, disclosures, notices
 
 
 def _apply(controller: Controller, profile: ControllerProfile) -> None:
@@ -122,6 +122,9 @@ async def update_profile(
     if expected is not None and current.version not in expected:
         raise PreconditionFailed("The profile has changed since you read it; read it again (ETag).")
     profile = ControllerProfile.model_validate({**content.model_dump(by_alias=True), "slug": controller.slug})
+    gone = await disclosures.recipients_in_use(session=session, actor=actor) - {r.id for r in profile.recipients}
+    if gone:  # GDPR Art. 30(1)(d): a subscriber or key that takes data out is a recipient the register names
+        raise Conflict(f"Live webhooks or API keys name the recipients {sorted(gone)}: they stay in the register.")
     published = await notices.publish(session=session, actor=actor, profile=profile)
     if published is None:
         return controller, current, False

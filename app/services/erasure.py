@@ -1,8 +1,8 @@
 """Erasure (Art. 17): erase what may go, keep the minimum the law requires, blocked, and say why.
 
 What must be kept, and until when, is decided in `app.services.holds`. Everything else goes: customer fields,
-orders past their period, the marketing history, the personal values in requests and webhook events, and the
-key that makes the person's audit values readable.
+orders past their period, the marketing history, the disclosure log, the personal values in requests and webhook
+events, and the key that makes the person's audit values readable.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.models.marketing import MarketingEvent
 from app.models.orders import Order
 from app.models.requests import Complete, ErasureGround, SubjectRequest
 from app.models.webhooks import EventType
-from app.services import deadlines, holds, idempotency, suppression, webhooks
+from app.services import deadlines, disclosures, holds, idempotency, suppression, webhooks
 from app.subject_keys import destroy_subject_key
 from app.tenancy import scoped
 
@@ -135,6 +135,9 @@ async def erase(
     await session.flush()
     await webhooks.forget_subject(session=session, actor=actor, subject_id=customer.id)
     await idempotency.forget_subject(session=session, actor=actor, subject_id=customer.id)
+    # Art. 19: the recipients of the person's data are found in the disclosure log, before it goes with the rest;
+    # who received the data, and when, stays with the request as the record of that duty (docs/exports.md).
+    disclosed = await disclosures.received(session=session, tenant=actor, customer_id=customer.id)
     recipients = await webhooks.enqueue(
         session=session,
         actor=actor,
@@ -142,6 +145,7 @@ async def erase(
         subject_id=customer.id,
         data={"customer_id": str(customer.id), "external_id": old_external_id},
     )
+    await disclosures.forget(session=session, actor=actor, customer_id=customer.id)
     await _destroy_keys(session=session, actor=actor, customer=customer, request_id=request_id)
     erased: list[dict[str, Any]] = []
     if erased_fields:
@@ -152,8 +156,15 @@ async def erase(
         erased.append({"category": "marketing_history", "count": len(history)})
     if suppressed:
         erased.append({"category": "suppression_entries", "count": suppressed})
+    if disclosed:
+        erased.append({"category": "disclosure_log", "count": sum(d.times for d in disclosed)})
     erased += [{"category": "request_details"}, {"category": "audit_values"}]
-    return {"erased": erased, "kept": kept, "recipients_notified": recipients}
+    return {
+        "erased": erased,
+        "kept": kept,
+        "recipients_notified": recipients,
+        "disclosed_to": [disclosures.as_outcome(d) for d in disclosed],
+    }
 
 
 async def forget_requests(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID | None) -> None:
