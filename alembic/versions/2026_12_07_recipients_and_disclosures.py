@@ -219,7 +219,9 @@ def _link_webhooks() -> dict[uuid.UUID, str]:
     return names
 
 
-def _audit(session: Session, controller_id: uuid.UUID, entity: str, entity_id: uuid.UUID, **changes: Any) -> None:
+def _audit(
+    session: Session, controller_id: uuid.UUID, entity: str, entity_id: uuid.UUID, changes: dict[str, Any]
+) -> None:
     action = AuditAction.update if all("old" in c for c in changes.values()) else AuditAction.create
     record(
         session,
@@ -256,7 +258,7 @@ def _link_controller(
             sa.text("UPDATE webhook SET recipient = :r WHERE controller_id = :c AND id = :w"),
             {"r": rid, "c": controller_id, "w": hook.id},
         )
-        _audit(session, controller_id, "webhook", hook.id, recipient={"old": None, "new": rid})
+        _audit(session, controller_id, "webhook", hook.id, {"recipient": {"old": None, "new": rid}})
         names[hook.id] = name
     notice_date = max(today, latest.notice_date) if latest is not None else today
     published = {
@@ -277,9 +279,11 @@ def _link_controller(
         controller_id,
         "controller",
         controller_id,
-        profile={"old": controller.profile, "new": published},
-        notice_date={"old": controller.notice_date, "new": notice_date},
-        updated_at={"old": controller.updated_at, "new": now},
+        {
+            "profile": {"old": controller.profile, "new": published},
+            "notice_date": {"old": controller.notice_date, "new": notice_date},
+            "updated_at": {"old": controller.updated_at, "new": now},
+        },
     )
     return names
 
@@ -305,4 +309,4 @@ def _publish(
         ).bindparams(sa.bindparam("profile", type_=postgresql.JSONB)),
         notice,
     )
-    _audit(session, controller_id, "privacy_notice", notice["id"], **{k: {"new": v} for k, v in notice.items()})
+    _audit(session, controller_id, "privacy_notice", notice["id"], {k: {"new": v} for k, v in notice.items()})
