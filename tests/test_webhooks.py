@@ -339,3 +339,46 @@ def test_private_receivers_only_in_development() -> None:
     key = base64.urlsafe_b64encode(b"k" * 32).decode()
     assert Settings(environment="development").webhook_private_addresses is True
     assert Settings(environment="production", master_key=key).webhook_private_addresses is False
+
+
+# --- the subscriber is a recipient of the register (GDPR Art. 30(1)(d), 15(1)(c)) --------------------------------
+
+
+class TestRecipient:
+    def test_a_new_subscription_names_its_recipient(self, client: TestClient, tenant: Tenant) -> None:
+        """Each delivery about a person is a disclosure to a recipient: which one must be known (Art. 30(1)(d))."""
+        missing = client.post("/v1/webhooks", json={"url": "https://shop.example.fi/h"}, headers=tenant.headers())
+        assert missing.status_code == 422
+        assert ["body", "recipient"] in [e["loc"] for e in missing.json()["errors"]]
+
+    def test_the_recipient_must_be_in_the_register_in_force(self, client: TestClient, tenant: Tenant) -> None:
+        body = {"url": "https://shop.example.fi/h", "recipient": "no-such-recipient"}
+        unknown = client.post("/v1/webhooks", json=body, headers=tenant.headers())
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"].startswith("application/problem+json")
+        assert unknown.json()["errors"][0]["loc"] == ["body", "recipient"]
+        assert "no-such-recipient" in unknown.json()["detail"]
+        assert client.get("/v1/webhooks", headers=tenant.headers()).json()["items"] == []
+
+    def test_the_subscription_shows_its_recipient(self, client: TestClient, tenant: Tenant) -> None:
+        recipient = add_recipient(client, tenant, "Verkkokauppa Oy")
+        created = subscribe(client, tenant, "https://shop.example.fi/h", recipient=recipient)
+        assert created["recipient"] == "verkkokauppa-oy"
+        listed = client.get("/v1/webhooks", headers=tenant.headers()).json()["items"]
+        assert [(w["id"], w["recipient"]) for w in listed] == [(created["id"], "verkkokauppa-oy")]
+
+    def test_a_recipient_stays_in_the_register_while_a_live_webhook_names_it(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        created = subscribe(client, tenant, "https://shop.example.fi/h", description="Verkkokauppa")
+        profile = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        without = {**profile, "recipients": [r for r in profile["recipients"] if r["id"] != "verkkokauppa"]}
+        refused = client.put("/v1/controller", json=without, headers=tenant.headers())
+        assert refused.status_code == 409
+        assert "verkkokauppa" in refused.json()["detail"]
+        assert client.get("/v1/controller", headers=tenant.headers()).json()["profile"] == profile
+        # Renamed, it stays the same recipient: only its removal is refused.
+        renamed = {**profile, "recipients": [{**r, "name": "Verkkokauppa Oy"} for r in profile["recipients"]]}
+        assert client.put("/v1/controller", json=renamed, headers=tenant.headers()).status_code == 200
+        assert client.delete(f"/v1/webhooks/{created['id']}", headers=tenant.headers()).status_code == 204
+        assert client.put("/v1/controller", json=without, headers=tenant.headers()).status_code == 200

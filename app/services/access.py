@@ -99,9 +99,16 @@ RETENTION_CRITERIA = [
 ]
 
 
+# Art. 15(1)(g): the data about the person that came from somewhere; the rest of the record (customer number,
+# identifiers, kind, terms) is the controller's own.
+_SOURCED = PROVIDED_FIELDS + OBSERVED_FIELDS
+OBSERVED = "observed"
+
+
 def _sources(customer: Customer, held: list[str], lang: str) -> dict[str, Any]:
     """Art. 15(1)(g): where each value came from, in words; a value written before sources were kept stands
-    under the record's own source, and one with neither is said to have none recorded."""
+    under the record's own source, one with neither is said to have none recorded, and what the service
+    observed (the IP address) is said to be observed."""
     said = exports.words(lang)
 
     def in_words(code: str | None) -> str:
@@ -109,8 +116,8 @@ def _sources(customer: Customer, held: list[str], lang: str) -> dict[str, Any]:
 
     record = customer.source.value if customer.source is not None else None
     fields = []
-    for name in held:
-        code = customer.field_sources.get(name) or record
+    for name in (n for n in held if n in _SOURCED):
+        code = OBSERVED if name in OBSERVED_FIELDS else customer.field_sources.get(name) or record
         fields.append(
             {
                 "field": name,
@@ -285,16 +292,29 @@ _PAGE_FIELDS = (
 )
 
 
+def _in_words(name: str, value: Any, said: dict[str, Any]) -> Any:
+    """A coded value of the person's record as the page says it: where it came from, what kind of customer, which
+    language."""
+    if value is None:
+        return None
+    table = {"source": "origins", "kind": "kinds", "preferred_language": "languages"}.get(name)
+    return said[table].get(str(value), value) if table else value
+
+
 async def page(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, lang: str) -> AsyncIterator[bytes]:
     """The access answer as a page the person can read and print (Art. 12(1), 15(3)), in `lang`: the same
     information and data as `document`, in words, the data as tables; orders and audit history streamed."""
     parts = await _gather(session=session, actor=actor, customer_id=customer_id, lang=lang)
     customer: Customer = parts["customer"]
-    rows = [(name, getattr(customer, name)) for name in _PAGE_FIELDS]
+    said = exports.words(lang)
+    rows = [(name, _in_words(name, getattr(customer, name), said)) for name in _PAGE_FIELDS]
+    order = {name: n for n, name in enumerate(_PAGE_FIELDS)}
+    parts["information"]["source"]["fields"].sort(key=lambda f: order.get(f["field"], len(order)))
     variables = {
         **parts,
+        "info": parts["information"],
         "lang": lang,
-        "w": exports.words(lang),
+        "w": said,
         "not_stated": notice_text.texts(lang)["not_stated"],
         "generated_at": utcnow(),
         "person_name": " ".join(p for p in (customer.first_name, customer.last_name) if p) or None,
