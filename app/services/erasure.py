@@ -147,24 +147,25 @@ async def erase(
     )
     await disclosures.forget(session=session, actor=actor, customer_id=customer.id)
     await _destroy_keys(session=session, actor=actor, customer=customer, request_id=request_id)
-    erased: list[dict[str, Any]] = []
-    if erased_fields:
-        erased.append({"category": "customer", "fields": sorted(erased_fields)})
-    if dropped:
-        erased.append({"category": "orders", "count": len(dropped)})
-    if history:
-        erased.append({"category": "marketing_history", "count": len(history)})
-    if suppressed:
-        erased.append({"category": "suppression_entries", "count": suppressed})
-    if disclosed:
-        erased.append({"category": "disclosure_log", "count": sum(d.times for d in disclosed)})
-    erased += [{"category": "request_details"}, {"category": "audit_values"}]
+    counts = {
+        "orders": len(dropped),
+        "marketing_history": len(history),
+        "suppression_entries": suppressed,
+        "disclosure_log": sum(d.times for d in disclosed),
+    }
     return {
-        "erased": erased,
+        "erased": _erased(erased_fields, counts),
         "kept": kept,
         "recipients_notified": recipients,
         "disclosed_to": [disclosures.as_outcome(d) for d in disclosed],
     }
+
+
+def _erased(fields: list[str], counts: dict[str, int]) -> list[dict[str, Any]]:
+    """What an erasure took, as its outcome lists it: the customer's fields, then each kind of row it deleted."""
+    erased: list[dict[str, Any]] = [{"category": "customer", "fields": sorted(fields)}] if fields else []
+    erased += [{"category": category, "count": count} for category, count in counts.items() if count]
+    return [*erased, {"category": "request_details"}, {"category": "audit_values"}]
 
 
 async def forget_requests(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID | None) -> None:
