@@ -285,6 +285,7 @@ class TestErasure:
         assert {"category": "disclosure_log", "count": 2} in done["outcome"]["erased"]
         letter = client.get(f"/v1/requests/{done['id']}/letter?lang=en", headers=tenant.headers()).text
         assert "Kumppani Oy (Processor" in letter
+        assert "- the record of the disclosures of your data to recipients (2)" in letter
         assert "not been disclosed to any recipients" not in letter
 
     def test_the_retention_sweep_takes_the_entries_too(

@@ -890,6 +890,11 @@ class TestPage:
         assert asked.headers["content-type"].startswith("application/json")
         plain = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers())
         assert plain.headers["content-type"].startswith("application/json")
+        for accept in ("*/*", "application/json, text/html;q=0.5", "text/*;q=0.3, application/*"):
+            answer = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(Accept=accept))
+            assert answer.headers["content-type"].startswith("application/json"), accept
+        liked = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(Accept="text/html;q=0.9"))
+        assert liked.headers["content-type"].startswith("text/html")
         portable = client.get(
             f"/v1/customers/{person['id']}/export", params={"kind": "portability"}, headers=tenant.headers(**browser)
         )

@@ -62,10 +62,30 @@ def _stream(
     return StreamingResponse(chunks(), media_type=export.media_type, headers=headers)
 
 
+def _quality(accept: str, media_type: str) -> float:
+    """How much an Accept header wants `media_type` (RFC 9110, 12.5.1): its q, or that of `type/*` or `*/*`."""
+    kind = media_type.split("/")[0]
+    best = {media_type: -1.0, f"{kind}/*": -1.0, "*/*": -1.0}
+    for part in accept.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        if name.lower() in best:
+            q = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+            try:
+                best[name.lower()] = max(best[name.lower()], float(q))
+            except ValueError:
+                continue
+    return next((q for q in best.values() if q >= 0), 0.0)
+
+
+def _prefers_html(accept: str) -> bool:
+    """A browser asks for a page; an API client (JSON, or anything) gets JSON."""
+    return _quality(accept, "text/html") > _quality(accept, "application/json")
+
+
 def _format(request: Request, kind: ExportKind, fmt: ExportFormat | None) -> ExportFormat:
     """The format asked in the query, else by the Accept header (a browser asks for a page)."""
     if fmt is None:
-        fmt = ExportFormat.html if "text/html" in request.headers.get("accept", "") else ExportFormat.json
+        fmt = ExportFormat.html if _prefers_html(request.headers.get("accept", "")) else ExportFormat.json
         if kind is ExportKind.portability:
             fmt = ExportFormat.json  # the person's data to take elsewhere: structured, machine-readable
     if fmt is ExportFormat.zip and kind is not ExportKind.portability:
