@@ -87,7 +87,7 @@ def _format(request: Request, kind: ExportKind, fmt: ExportFormat | None) -> Exp
     if fmt is None:
         fmt = ExportFormat.html if _prefers_html(request.headers.get("accept", "")) else ExportFormat.json
         if kind is ExportKind.portability:
-            fmt = ExportFormat.json  # the person's data to take elsewhere: structured, machine-readable
+            fmt = ExportFormat.json  # GDPR Art. 20(1): data to take elsewhere, structured and machine-readable
     if fmt is ExportFormat.zip and kind is not ExportKind.portability:
         raise Unprocessable("The zip of CSV files is for portability exports.", loc=("query", "format"))
     if fmt is ExportFormat.html and kind is not ExportKind.access:
