@@ -17,12 +17,14 @@ _KEY = "actor"
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is making the change: the key, the person or system behind it, and its controller."""
+    """Who is making the change: the key, the person or system behind it, and its controller; and the
+    recipient (of the controller's profile) the key belongs to, when what it takes out is a disclosure."""
 
     controller_id: uuid.UUID
     key_id: uuid.UUID | None
     name: str
     role: str
+    recipient: str | None = None
 
 
 def system_actor(controller_id: uuid.UUID, name: str = "rekisteri cli") -> Actor:

@@ -20,6 +20,10 @@ from app.models.api_keys import Role
 from app.tenancy import TENANT_SQL
 
 KEY_PREFIX = "rk_"
+_AUTHENTICATE = (
+    "SELECT a.id, a.controller_id, a.name, a.role, a.recipient, "  # noqa: S608 -- no input in the text
+    f"{TENANT_SQL.format('a.controller_id')} FROM rekisteri_authenticate(:h) a"
+)
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `rekisteri keys create`.")
 
 
@@ -46,16 +50,13 @@ async def authenticate(
     # One round trip: find the key and scope the transaction to its controller.
     row = (
         await session.execute(
-            text(
-                f"SELECT a.id, a.controller_id, a.name, a.role, {TENANT_SQL.format('a.controller_id')} "  # noqa: S608
-                "FROM rekisteri_authenticate(:h) a"
-            ),
+            text(_AUTHENTICATE),
             {"h": hash_key(credentials.credentials)},
         )
     ).one_or_none()
     if row is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
-    actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role)
+    actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role, recipient=row.recipient)
     attach(session, actor)
     request.state.key_id = str(actor.key_id)
     await _within_rate(request, row.id)

@@ -60,6 +60,8 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "GET /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
     "PATCH /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
     "DELETE /v1/customers/{customer_id:uuid}": frozenset({admin, agent}),
+    # Who received the person's data (GDPR Art. 15(1)(c), 30(1)(d)): staff answer people, auditors check it.
+    "GET /v1/customers/{customer_id:uuid}/disclosures": frozenset({admin, agent, auditor}),
     "GET /v1/customers/{customer_id}/export": frozenset({admin, agent}),
     "GET /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),
     "POST /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),

@@ -8,7 +8,8 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from app.models.api_keys import Role
-from tests.conftest import Tenant
+from tests.conftest import Tenant, new_customer
+from tests.test_webhooks import add_recipient
 
 
 class TestCreateKey:
@@ -69,3 +70,56 @@ class TestRevokeKey:
         everything = client.get("/v1/api-keys?include_revoked=true", headers=tenant.headers()).json()["items"]
         revoked = next(k for k in everything if k["id"] == str(tenant.key_ids[Role.agent]))
         assert revoked["revoked_at"] is not None
+
+
+class TestRecipientKey:
+    """A key a recipient's own system uses belongs to that recipient: what it takes out is disclosed to it."""
+
+    def test_a_key_may_belong_to_a_recipient_of_the_register(self, client: TestClient, tenant: Tenant) -> None:
+        recipient = add_recipient(client, tenant, "Kumppani Oy")
+        body = {"name": "Kumppanin CRM", "role": "integration", "recipient": recipient}
+        created = client.post("/v1/api-keys", json=body, headers=tenant.headers())
+        assert created.status_code == 201, created.text
+        assert created.json()["recipient"] == "kumppani-oy"
+        own = client.post("/v1/api-keys", json={"name": "Kassa", "role": "integration"}, headers=tenant.headers())
+        assert own.json()["recipient"] is None
+        listed = {k["id"]: k["recipient"] for k in client.get("/v1/api-keys", headers=tenant.headers()).json()["items"]}
+        assert listed[created.json()["id"]] == "kumppani-oy"
+        assert listed[own.json()["id"]] is None
+
+    def test_the_actor_carries_the_keys_recipient(self, client: TestClient, tenant: Tenant) -> None:
+        """What the key is answered about a person is logged under its recipient (GDPR Art. 15(1)(c))."""
+        recipient = add_recipient(client, tenant, "Kumppani Oy")
+        body = {"name": "Kumppanin CRM", "role": "integration", "recipient": recipient}
+        partner = {
+            "Authorization": f"Bearer {client.post('/v1/api-keys', json=body, headers=tenant.headers()).json()['key']}"
+        }
+        person = new_customer(client, tenant)
+        assert client.get(f"/v1/customers/{person['id']}/marketing/direct_mail", headers=partner).status_code == 200
+        log = client.get(f"/v1/customers/{person['id']}/disclosures", headers=tenant.headers()).json()["items"]
+        assert [(d["recipient"], d["channel"]) for d in log] == [("kumppani-oy", "marketing_check")]
+
+    def test_an_unknown_recipient_is_refused(self, client: TestClient, tenant: Tenant) -> None:
+        for recipient in ("nobody-here", "Not An Id"):
+            body = {"name": "X", "role": "integration", "recipient": recipient}
+            response = client.post("/v1/api-keys", json=body, headers=tenant.headers())
+            assert response.status_code == 422, recipient
+            assert ["body", "recipient"] in [e["loc"] for e in response.json()["errors"]]
+        # A misspelt field would make a recipient's key look like the controller's own: refused, not ignored.
+        typo = client.post(
+            "/v1/api-keys", json={"name": "X", "role": "agent", "recipent": "x"}, headers=tenant.headers()
+        )
+        assert typo.status_code == 422
+
+    def test_a_recipient_stays_in_the_register_while_an_unrevoked_key_names_it(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        profile = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        recipient = add_recipient(client, tenant, "Kumppani Oy")
+        body = {"name": "Kumppanin CRM", "role": "integration", "recipient": recipient}
+        key = client.post("/v1/api-keys", json=body, headers=tenant.headers()).json()
+        refused = client.put("/v1/controller", json=profile, headers=tenant.headers())
+        assert refused.status_code == 409
+        assert "kumppani-oy" in refused.json()["detail"]
+        assert client.delete(f"/v1/api-keys/{key['id']}", headers=tenant.headers()).status_code == 204
+        assert client.put("/v1/controller", json=profile, headers=tenant.headers()).status_code == 200

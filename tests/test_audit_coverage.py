@@ -14,6 +14,7 @@ from httpx import Response
 
 from app.models.api_keys import Role
 from tests.conftest import Tenant, new_customer
+from tests.test_webhooks import add_recipient, subscribe
 
 Call = Callable[[TestClient, Tenant], Response]
 
@@ -101,11 +102,15 @@ CALLS: dict[tuple[str, str], Callable[[TestClient, Tenant], Call]] = {
         )
     )(new_customer(c, t)["id"]),
     ("POST", "/v1/webhooks"): lambda c, t: (
-        lambda c, t: c.post("/v1/webhooks", json={"url": "https://shop.example.fi/hooks"}, headers=t.headers())
-    ),
+        lambda rid: (
+            lambda c, t: c.post(
+                "/v1/webhooks", json={"url": "https://shop.example.fi/hooks", "recipient": rid}, headers=t.headers()
+            )
+        )
+    )(add_recipient(c, t, "Verkkokauppa")),
     ("DELETE", "/v1/webhooks/{webhook_id}"): lambda c, t: (
         lambda wid: lambda c, t: c.delete(f"/v1/webhooks/{wid}", headers=t.headers())
-    )(c.post("/v1/webhooks", json={"url": "https://shop.example.fi/h"}, headers=t.headers()).json()["id"]),
+    )(subscribe(c, t, "https://shop.example.fi/h")["id"]),
     ("POST", "/v1/api-keys"): lambda c, t: (
         lambda c, t: c.post("/v1/api-keys", json={"name": "Kassa 1", "role": "integration"}, headers=t.headers())
     ),

@@ -126,7 +126,18 @@ def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         receiver = Receiver()
         try:
-            hook = httpx.post(f"{base}/v1/webhooks", json={"url": receiver.url}, headers=auth)
+            # The subscriber is a recipient of the register (GDPR Art. 30(1)(d)): named there first.
+            profile = httpx.get(f"{base}/v1/controller", headers=auth).json()["profile"]
+            shop = {
+                "id": "shop",
+                "name": "Shop",
+                "category": "processor",
+                "data": ["Asiakastiedot"],
+                "purpose": "Myynti",
+            }
+            profile["recipients"] = [*profile.get("recipients", []), shop]
+            assert httpx.put(f"{base}/v1/controller", json=profile, headers=auth).status_code == 200
+            hook = httpx.post(f"{base}/v1/webhooks", json={"url": receiver.url, "recipient": "shop"}, headers=auth)
             assert hook.status_code == 201, hook.text
             response = httpx.post(f"{base}/v1/customers", json={"last_name": "Embedded"}, headers=auth)
             assert response.status_code == 201, response.text

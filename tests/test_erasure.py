@@ -26,7 +26,7 @@ from app.models.api_keys import Role
 from app.services import deadlines
 from app.validators import business_id_is_valid, normalise_phone
 from tests.conftest import Tenant
-from tests.test_webhooks import Receiver, work_the_queue, work_the_queue_until
+from tests.test_webhooks import Receiver, subscribe, work_the_queue, work_the_queue_until
 
 Db = psycopg.Connection[tuple[Any, ...]]
 
@@ -211,10 +211,6 @@ def erase(client: TestClient, tenant: Tenant, customer_id: str) -> dict[str, Any
     done = act(client, tenant, request["id"], "complete")
     assert done["status"] == "completed"
     return done  # type: ignore[no-any-return]
-
-
-def subscribe(client: TestClient, tenant: Tenant, url: str, **extra: Any) -> dict[str, Any]:
-    return call(client, tenant, "POST", "/v1/webhooks", 201, json={"url": url, **extra})  # type: ignore[no-any-return]
 
 
 def audit_events(client: TestClient, tenant: Tenant, subject_id: str) -> list[dict[str, Any]]:

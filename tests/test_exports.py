@@ -8,6 +8,7 @@ import io
 import json
 import uuid
 import zipfile
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,14 @@ from fastapi.testclient import TestClient
 from app.actor import system_actor
 from app.models.api_keys import Role
 from app.models.profile import ControllerProfile
-from app.services import access, portability
+from app.services import access, exports, portability
 from tests.conftest import EXAMPLES, Tenant, make_tenant, new_customer
+from tests.test_webhooks import Receiver, add_recipient, subscribe, work_the_queue
 
 PROBLEM = "application/problem+json"
 PROFILE = ControllerProfile.load(EXAMPLES / "sonmark.toml")
 NOTICE = PROFILE.notice
+REGISTER = PROFILE.recipients
 
 PERSON = {
     "external_id": "shop-42",
@@ -74,6 +77,14 @@ DERIVED |= {"relationship_start_date", "relationship_end_date"}
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that takes every event."""
+    found = Receiver()
+    yield found
+    found.server.shutdown()
 
 
 def export(client: TestClient, tenant: Tenant, customer_id: Any, role: Role = Role.admin, **params: str) -> Any:
@@ -183,7 +194,7 @@ class TestAccess:
     def test_holds_all_the_persons_data(self, client: TestClient, tenant: Tenant) -> None:
         person = rich_customer(client, tenant)
         doc = document(client, tenant, person["id"])
-        assert doc["schema"] == "rekisteri.access/1"
+        assert doc["schema"] == "rekisteri.access/2"
         assert dt.datetime.fromisoformat(doc["generated_at"])
         assert doc["controller"]["name"] == "SonMark Oy"
         assert doc["controller"]["business_id"] == "2477816-7"
@@ -243,7 +254,8 @@ class TestAccess:
         assert info["recipients"] == [r.fi for r in NOTICE.recipients]
         assert info["regular_disclosures"] == [d.fi for d in NOTICE.disclosures]
         assert info["transfers_outside_eea"] == NOTICE.transfers.fi  # type: ignore[union-attr]
-        assert info["source"] == {"your_record": "registration", "regular_sources": [s.fi for s in NOTICE.sources]}
+        assert info["source"]["your_record"] == "registration"
+        assert info["source"]["regular_sources"] == [s.fi for s in NOTICE.sources]
         assert isinstance(info["automated_decision_making"], str)
         assert info["automated_decision_making"]
         assert {"email", "first_name", "city", "country", "ip_address", "customer_number"} <= set(
@@ -333,12 +345,9 @@ class TestAccess:
         assert doc["information"]["recipients_of_your_data"] == []
 
     def test_restricted_person_still_gets_their_data_and_the_recipients(
-        self, client: TestClient, tenant: Tenant
+        self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
     ) -> None:
-        hook = client.post(
-            "/v1/webhooks", json={"url": "https://crm.example.fi/hooks", "description": "CRM"}, headers=tenant.headers()
-        )
-        assert hook.status_code == 201, hook.text
+        subscribe(client, tenant, receiver.url, description="CRM")
         person = new_customer(client, tenant, city="Vaasa")
         request = client.post(
             "/v1/requests",
@@ -352,10 +361,11 @@ class TestAccess:
         ).json()
         done = client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
         assert done.status_code == 200, done.text
+        work_the_queue(client, database_url)  # the CRM takes the restriction (Art. 19): a disclosure to it
         doc = document(client, tenant, person["id"])
         assert doc["customer"]["city"] == "Vaasa"
         assert doc["information"]["restricted_at"] is not None
-        assert doc["information"]["recipients_of_your_data"] == ["CRM"]
+        assert [r["name"] for r in doc["information"]["recipients_of_your_data"]] == ["CRM"]
         assert document(client, tenant, person["id"], kind="portability")["provided"]["city"] == "Vaasa"
 
     def test_erased_persons_audit_values_are_gone(self, client: TestClient, tenant: Tenant) -> None:
@@ -571,7 +581,7 @@ class TestRequestExport:
         assert response.status_code == 200, response.text
         assert response.headers["content-disposition"] == f'attachment; filename="access-{person["id"]}.json"'
         doc = response.json()
-        assert doc["schema"] == "rekisteri.access/1"
+        assert doc["schema"] == "rekisteri.access/2"
         assert doc["customer"]["id"] == person["id"]
         assert [o["external_id"] for o in doc["orders"]] == ["o-1", "o-2"]
         assert doc["requests"][0]["status"] == "completed"
@@ -717,3 +727,212 @@ def test_portability_covers_what_the_person_provided_and_says_why(client: TestCl
     assert corrected["provided"]["street_address"] == "Oikea katu 3"
     assert corrected["why_included"]["street_address"] == "you gave it as a correction of your data"
     assert corrected["left_out"] == {}
+
+
+# --- Art. 15(1)(c), 15(2): who received the data, and under what safeguard -------------------------------------
+
+
+def key_of(client: TestClient, tenant: Tenant, recipient: str, role: str = "integration") -> dict[str, str]:
+    """Headers of a key that belongs to `recipient` (of the register)."""
+    body = {"name": f"{recipient} system", "role": role, "recipient": recipient}
+    created = client.post("/v1/api-keys", json=body, headers=tenant.headers())
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+def check(client: TestClient, headers: dict[str, str], customer_id: str) -> None:
+    answer = client.get(f"/v1/customers/{customer_id}/marketing/direct_mail", headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
+class TestRecipientsOfYourData:
+    def test_the_answer_names_who_received_the_data_with_dates_then_the_others(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        """CJEU C-154/21: the recipients' identities, since the controller knows them, each with when and what
+        (Art. 15(1)(c)); Art. 15(2): the safeguard of a transfer outside the EU/EEA, in words, with its link;
+        then the register's other recipients and the notice's categories."""
+        sccs = {"mechanism": "sccs", "link": "https://pilvi.example.com/dpa"}
+        partner = key_of(client, tenant, add_recipient(client, tenant, "Kumppani Oy"))
+        cloud = key_of(client, tenant, add_recipient(client, tenant, "Pilvi Inc", country="US", transfer=sccs), "agent")
+        add_recipient(client, tenant, "Tilitoimisto Oy", category="processor")
+        person = new_customer(client, tenant)
+        check(client, partner, person["id"])
+        assert export(client, tenant, person["id"], role=Role.agent).status_code == 200  # staff: no recipient
+        assert client.get(f"/v1/customers/{person['id']}/export", headers=cloud).status_code == 200
+        check(client, partner, person["id"])
+
+        info = document(client, tenant, person["id"], lang="en")["information"]
+        received = info["recipients_of_your_data"]
+        assert [r["name"] for r in received] == ["Kumppani Oy", "Pilvi Inc"]
+        partner_got, cloud_got = received
+        assert partner_got["category"] == "processor"
+        assert partner_got["category_in_words"] == "Processor (processes the data on the controller's behalf)"
+        assert (partner_got["country"], partner_got["outside_eea"], partner_got["transfer"]) == ("FI", False, None)
+        assert partner_got["first_disclosed_at"] < partner_got["last_disclosed_at"]
+        assert partner_got["categories_of_data"] == ["identifiers", "marketing"]
+        assert partner_got["categories_of_data_in_words"] == [
+            "Customer identifiers",
+            "Marketing prohibitions and consents",
+        ]
+        assert cloud_got["outside_eea"] is True
+        assert cloud_got["transfer"] == {
+            "mechanism": "sccs",
+            "in_words": "Standard contractual clauses adopted by the Commission (Article 46(2)(c))",
+            "link": "https://pilvi.example.com/dpa",
+            "details": None,
+        }
+        assert cloud_got["first_disclosed_at"] == cloud_got["last_disclosed_at"]
+        assert "Customer details" in cloud_got["categories_of_data_in_words"]
+        others = info["other_recipients"]
+        # The register's recipients that received nothing of this person's: the profile's own, and the new one.
+        assert [r["name"] for r in others] == [*(r.name for r in REGISTER), "Tilitoimisto Oy"]
+        assert others[-1]["purpose"] == "Serving the customer relationship"
+        assert info["recipients"] == [r.en for r in NOTICE.recipients]  # the notice's words stay
+        finnish = document(client, tenant, person["id"], lang="fi")["information"]["recipients_of_your_data"]
+        assert finnish[0]["categories_of_data_in_words"] == ["Asiakastunnisteet", "Markkinointikiellot ja -luvat"]
+
+    def test_each_fields_source_in_words_never_the_code_alone(self, client: TestClient, tenant: Tenant) -> None:
+        """Art. 15(1)(g): where the data came from, per field, in the person's language."""
+        person = new_customer(
+            client, tenant, source="registration", street_address="Vanha tie 1", city="Espoo", ip_address="192.0.2.1"
+        )
+        moved = {"street_address": "Uusi katu 2", "source": "update_service"}
+        assert client.patch(f"/v1/customers/{person['id']}", json=moved, headers=tenant.headers()).status_code == 200
+        for lang, words in (
+            ("fi", "Saatu osoitetietojen päivityspalvelusta"),
+            ("sv", "Erhållen från en tjänst för uppdatering av adressuppgifter"),
+            ("en", "Obtained from an address update service"),
+        ):
+            source = document(client, tenant, person["id"], lang=lang)["information"]["source"]
+            fields = {f["field"]: f for f in source["fields"]}
+            assert fields["street_address"]["source"] == "update_service"
+            assert fields["street_address"]["in_words"].startswith(words)
+            assert "update_service" not in fields["street_address"]["in_words"]
+            assert fields["city"]["source"] == "registration"
+            held = set(document(client, tenant, person["id"])["information"]["your_data_held"])
+            assert set(fields) == held - {"source", "kind"}  # the record's own fields come from nowhere else
+        english = document(client, tenant, person["id"], lang="en")["information"]["source"]
+        assert {f["field"]: f["field_in_words"] for f in english["fields"]}["street_address"] == "Street address"
+        assert {f["field"]: f["in_words"] for f in english["fields"]}[
+            "ip_address"
+        ] == "Observed from your use of our service."
+        unknown = new_customer(client, tenant)
+        told = document(client, tenant, unknown["id"], lang="en")["information"]["source"]
+        assert told["your_record"] is None
+        assert told["your_record_in_words"] == "Where it came from was not recorded."
+
+    def test_each_purpose_with_its_basis_in_words(self, client: TestClient, tenant: Tenant) -> None:
+        profile = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        profile["notice"]["purposes"] = [{"fi": "Laskutus", "en": "Invoicing", "basis": "contract"}]
+        assert client.put("/v1/controller", json=profile, headers=tenant.headers()).status_code == 200
+        person = new_customer(client, tenant)
+        bases = document(client, tenant, person["id"], lang="en")["information"]["legal_bases"]
+        assert bases[0]["purpose"] == "Invoicing"
+        assert bases[0]["basis"] == "contract"
+        assert bases[0]["in_words"].endswith("(Article 6(1)(b))")
+
+
+# --- the access answer as a page to read (Art. 12(1), 15(3)) --------------------------------------------------
+
+SECTIONS = (
+    "controller", "purposes", "categories", "your-data", "sources", "recipients", "other-recipients", "retention",
+    "automated-decisions", "rights", "complaint", "marketing", "suppression-lists", "requests", "orders",
+    "audit-history",
+)  # fmt: skip
+
+
+class TestPage:
+    def test_the_request_export_is_a_page_in_the_answers_language(self, client: TestClient, tenant: Tenant) -> None:
+        person = rich_customer(client, tenant)
+        body = {"type": "access", "customer_id": person["id"], "channel": "email", "answer_language": "sv"}
+        request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+        client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers())
+        url = f"/v1/requests/{request['id']}/export"
+        page = client.get(url, params={"format": "html"}, headers=tenant.headers())
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["content-security-policy"] == exports.page_policy()
+        assert "'unsafe-inline'" not in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["content-disposition"] == f'inline; filename="access-{person["id"]}.html"'
+        text = page.text
+        assert '<html lang="sv">' in text
+        assert "Personuppgifter om dig" in text
+        for section in SECTIONS:
+            assert f'<section id="{section}">' in text, section
+        # The person's data as tables, the orders and the history included.
+        for value in (
+            "Göteborg",
+            "sven.svensson@example.se",
+            "o-1",
+            "o-2",
+            "Kaiutin \N{MULTIPLICATION SIGN} 2 à 49.90 (SPK-1)",
+            WORDING,
+        ):
+            assert value in text, value
+        assert "Du lämnade uppgiften själv när du registrerade dig." in text  # the source in words
+        assert "Adresserad direktreklam" in text
+        # Nothing runs, nothing comes from elsewhere.
+        assert "<script" not in text
+        assert " src=" not in text
+        assert "<link" not in text
+        english = client.get(url, params={"format": "html", "lang": "en"}, headers=tenant.headers()).text
+        assert '<html lang="en">' in english
+        assert "The personal data we process about you" in english
+        # Each download is audited as a disclosure, as the JSON's are.
+        assert len(disclosures(client, tenant, person["id"])) == 2
+
+    def test_a_browser_asking_for_html_gets_the_page(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant)
+        browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+        page = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(**browser))
+        assert page.headers["content-type"].startswith("text/html")
+        asked = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(Accept="application/json"))
+        assert asked.headers["content-type"].startswith("application/json")
+        plain = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers())
+        assert plain.headers["content-type"].startswith("application/json")
+        for accept in ("*/*", "application/json, text/html;q=0.5", "text/*;q=0.3, application/*"):
+            answer = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(Accept=accept))
+            assert answer.headers["content-type"].startswith("application/json"), accept
+        liked = client.get(f"/v1/customers/{person['id']}/export", headers=tenant.headers(Accept="text/html;q=0.9"))
+        assert liked.headers["content-type"].startswith("text/html")
+        portable = client.get(
+            f"/v1/customers/{person['id']}/export", params={"kind": "portability"}, headers=tenant.headers(**browser)
+        )
+        assert portable.headers["content-type"].startswith("application/json")  # Art. 20: machine-readable
+        refused = export(client, tenant, person["id"], kind="portability", format="html")
+        assert_problem(refused, 422)
+
+    def test_the_persons_values_are_escaped(self, client: TestClient, tenant: Tenant) -> None:
+        person = new_customer(client, tenant, first_name='<script>alert("x")</script>', city="<b>Oulu</b>")
+        text = export(client, tenant, person["id"], format="html").text
+        assert "<script" not in text
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
+        assert "&lt;b&gt;Oulu&lt;/b&gt;" in text
+
+    def test_thousands_of_orders_stream_in_bounded_chunks(
+        self, client: TestClient, tenant: Tenant, owner_db: psycopg.Connection[Any]
+    ) -> None:
+        """The page is sent while the orders are read: no chunk holds much more than `PAGE_CHUNK` characters,
+        however many orders there are."""
+        person = new_customer(client, tenant)
+        fast_orders(owner_db, tenant, person["id"], 3000)
+        chunks: list[bytes] = []
+        with client.stream(
+            "GET", f"/v1/customers/{person['id']}/export", params={"format": "html"}, headers=tenant.headers()
+        ) as response:
+            assert response.status_code == 200
+            assert "content-length" not in response.headers
+            chunks.extend(response.iter_bytes())
+        assert len(chunks) > 5
+        assert max(len(c) for c in chunks) < 4 * exports.PAGE_CHUNK
+        text = b"".join(chunks).decode()
+        assert text.count(f"bulk-{person['id']}-") == 3000
+        assert text.rstrip().endswith("</html>")
+
+    def test_the_openapi_declares_the_page(self, client: TestClient) -> None:
+        paths = client.get("/openapi.json").json()["paths"]
+        for path in ("/v1/requests/{request_id}/export", "/v1/customers/{customer_id}/export"):
+            content = paths[path]["get"]["responses"]["200"]["content"]
+            assert {"application/json", "text/html"} <= set(content), path

@@ -446,6 +446,41 @@ class TestCompletion:
         assert {"fi": "ei ole ollut tarpeen", "sv": "inte funnits någon", "en": "no one to inform"}[language] in nobody
 
     @pytest.mark.parametrize("language", LANGUAGES)
+    @pytest.mark.parametrize("request_type", ["access", "rectification", "erasure", "restriction"])
+    def test_who_received_the_data_with_dates_then_the_other_recipients(self, request_type: str, language: str) -> None:
+        """GDPR Art. 15(1)(c), 19 and CJEU C-154/21: the recipients the data went to by name, with the first and
+        latest disclosure, before the others the profile names; never "disclosed to no one" then."""
+        disclosed = [
+            {"recipient": "crm", "name": "CRM Oy", "category": "Käsittelijä", "first_date": "2026-03-01",
+             "last_date": "2026-06-15"},
+            {"recipient": "kassa", "name": "Kassa Oy", "category": None, "first_date": "2026-05-02",
+             "last_date": "2026-05-02"},
+        ]  # fmt: skip
+        others = ["Tilitoimisto Oy (Käsittelijä)", "Viranomaiset"]
+        markdown = render(
+            make_context(
+                "completion", language, request_type, recipients=[], disclosed=disclosed, named_recipients=others
+            ),
+            "markdown",
+        )
+        span = {"en": "1 March 2026 \N{EN DASH} 15 June 2026"}.get(language, "1.3.2026 \N{EN DASH} 15.6.2026")
+        assert f"- CRM Oy (Käsittelijä): {span}\n" in markdown
+        assert f"- Kassa Oy: {'2 May 2026' if language == 'en' else '2.5.2026'}\n" in markdown
+        assert markdown.index("CRM Oy") < markdown.index("- Tilitoimisto Oy") < markdown.index("- Viranomaiset")
+        nobody = {"fi": "ei ole luovutettu", "sv": "inte lämnats ut", "en": "not been disclosed"}[language]
+        assert nobody not in markdown
+        article = {"fi": "15 artiklan 1 kohdan c", "sv": "artikel 15.1 c", "en": "Article 15(1)(c)"}[language]
+        assert (article in markdown) is (request_type == "access")
+
+    @pytest.mark.parametrize("language", LANGUAGES)
+    def test_an_access_letter_says_when_the_data_went_to_no_one(self, language: str) -> None:
+        markdown = render(make_context("completion", language, "access", recipients=[]), "markdown")
+        assert {"fi": "ei ole luovutettu", "sv": "inte lämnats ut", "en": "not been disclosed"}[language] in markdown
+        # Nothing held, nothing disclosed: the letter says only that nothing is held.
+        nothing = render(make_context("completion", language, "access", outcome={"found": False}), "markdown")
+        assert {"fi": "ei ole luovutettu", "sv": "inte lämnats ut", "en": "not been disclosed"}[language] not in nothing
+
+    @pytest.mark.parametrize("language", LANGUAGES)
     def test_restriction_says_stored_only_and_told_before_lifting(self, language: str) -> None:
         markdown = render(make_context("completion", language, "restriction"), "markdown")
         assert {"fi": "ainoastaan säilytetään", "sv": "lagras dina uppgifter endast", "en": "only stored"}[

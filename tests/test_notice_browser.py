@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from app.models.api_keys import Role
 from app.services import notice_text, records
-from tests.conftest import make_tenant
+from tests.conftest import make_tenant, new_customer
 from tests.ports import free_port
 from tests.test_cli import ROOT, ready
 from tests.test_records import COMPLETE, tenant_with
@@ -207,6 +207,39 @@ def test_the_record_of_processing_opens_with_every_point_and_no_errors(
         # The page's own stylesheet applies (50rem), and the console has nothing to say: no error, nothing refused.
         assert driver.execute_script("return getComputedStyle(document.body).maxWidth") == "800px"
         assert [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")] == []
+    finally:
+        driver.quit()
+
+
+def test_the_access_export_reads_as_a_page_in_a_browser(client: TestClient, app: FastAPI, server: str) -> None:
+    """GDPR Art. 12(1), 15(3): the copy of the person's data is a page a person can read and print. A browser
+    asking with its own Accept header gets it; its stylesheet passes the page's policy, nothing fails."""
+    tenant = make_tenant(client, app, "sonmark")
+    person = new_customer(client, tenant, city="Espoo", first_name="Maija")
+    line = {"description": "Kaiutin", "quantity": "1", "unit_price": "49.90"}
+    order = {"order_date": "2026-01-02", "lines": [line], "total": "49.90"}
+    assert client.post(f"/v1/customers/{person['id']}/orders", json=order, headers=tenant.headers()).status_code == 201
+    body = {"type": "access", "customer_id": person["id"], "channel": "email", "answer_language": "fi"}
+    request = client.post("/v1/requests", json=body, headers=tenant.headers()).json()
+    assert client.post(f"/v1/requests/{request['id']}/complete", json={}, headers=tenant.headers()).status_code == 200
+    driver = browser("fi-FI,fi")
+    try:
+        # The export needs a key: the browser sends it as staff's tools would, on every request it makes.
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": tenant.headers(Role.agent)})
+        driver.get(f"{server}/v1/requests/{request['id']}/export")
+        assert driver.execute_script("return document.contentType") == "text/html"
+        assert driver.execute_script("return document.documentElement.lang") == "fi"
+        assert driver.title.startswith("Sinua koskevat henkilötiedot")
+        sections = driver.find_elements(By.CSS_SELECTOR, "main > section")
+        assert len(sections) == 16
+        assert all(s.is_displayed() and s.size["height"] > 0 for s in sections)
+        assert "Espoo" in driver.find_element(By.ID, "your-data").text
+        assert "Kaiutin" in driver.find_element(By.ID, "orders").text
+        # 60rem: the page's stylesheet was let through by its policy (its hash).
+        assert driver.execute_script("return getComputedStyle(document.body).maxWidth") == "960px"
+        errors = [e for e in driver.get_log("browser") if "favicon.ico" not in e["message"]]
+        assert errors == []
         assert len(driver.print_page()) > 10_000
     finally:
         driver.quit()

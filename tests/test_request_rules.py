@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.services import deadlines
 from tests.conftest import Tenant, new_customer
 from tests.test_requests import act, customer, intake
+from tests.test_webhooks import subscribe
 
 Db = Any
 
@@ -136,7 +137,7 @@ def test_with_two_objections_weighed_refusing_one_keeps_the_restriction(client: 
 
 
 def test_lifting_a_restriction_tells_the_recipients(client: TestClient, tenant: Tenant) -> None:
-    hook = client.post("/v1/webhooks", json={"url": "https://crm.example.fi/hooks"}, headers=tenant.headers()).json()
+    hook = subscribe(client, tenant, "https://crm.example.fi/hooks")
     person = new_customer(client, tenant)
     request = intake(client, tenant, "restriction", customer_id=person["id"], restriction={"ground": "legal_claims"})
     act(client, tenant, request["id"], "complete")
@@ -199,15 +200,14 @@ def test_a_customer_with_requests_is_erased_not_deleted(client: TestClient, tena
 def test_a_recipient_of_the_persons_data_hears_of_the_rectification_whatever_it_subscribed_to(
     client: TestClient, tenant: Tenant
 ) -> None:
-    def subscribe(name: str) -> None:
-        body = {"url": f"https://{name}.example.fi/hooks", "description": name, "events": ["marketing.changed"]}
-        assert client.post("/v1/webhooks", json=body, headers=tenant.headers()).status_code == 201
+    def subscribe_as(name: str) -> None:
+        subscribe(client, tenant, f"https://{name}.example.fi/hooks", description=name, events=["marketing.changed"])
 
-    subscribe("mailer")  # takes marketing events: it gets the person's data
+    subscribe_as("mailer")  # takes marketing events: it gets the person's data
     person = new_customer(client, tenant)
     marketing = {"channels": {"direct_mail": {"prohibited": True}}, "received_via": "letter"}
     client.put(f"/v1/customers/{person['id']}/marketing", json=marketing, headers=tenant.headers())
-    subscribe("newcomer")  # subscribed after: never received anything about the person
+    subscribe_as("newcomer")  # subscribed after: never received anything about the person
     request = intake(
         client, tenant, "rectification", customer_id=person["id"], rectification={"corrections": {"city": "Pori"}}
     )

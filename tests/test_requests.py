@@ -13,6 +13,7 @@ from app.config import get_settings
 from app.models.api_keys import Role
 from app.services import deadlines
 from tests.conftest import Tenant, new_customer
+from tests.test_webhooks import subscribe
 
 
 def intake(client: TestClient, tenant: Tenant, type_: str, **body: Any) -> dict[str, Any]:
@@ -284,7 +285,7 @@ def test_access_request_from_intake_to_export(client: TestClient, tenant: Tenant
     export = client.get(done["outcome"]["export"]["url"], headers=tenant.headers())
     assert export.status_code == 200
     document = export.json()
-    assert document["schema"] == "rekisteri.access/1"
+    assert document["schema"] == "rekisteri.access/2"
     assert document["customer"]["city"] == "Tampere"
     assert document["information"]["complaint_authorities"][0]["country"] == "FI"
     assert [r["id"] for r in document["requests"]] == [request["id"]]
@@ -456,12 +457,7 @@ def test_no_letter_before_there_is_something_to_say(client: TestClient, tenant: 
 
 
 def test_rectification_and_restriction_tell_the_recipients(client: TestClient, tenant: Tenant) -> None:
-    hook = client.post(
-        "/v1/webhooks",
-        json={"url": "https://crm.example.fi/hooks", "description": "CRM"},
-        headers=tenant.headers(),
-    )
-    assert hook.status_code == 201
+    hook = subscribe(client, tenant, "https://crm.example.fi/hooks", description="CRM")
     person = new_customer(client, tenant)
     request = intake(
         client, tenant, "rectification", customer_id=person["id"], rectification={"corrections": {"city": "Lahti"}}
@@ -473,7 +469,7 @@ def test_rectification_and_restriction_tell_the_recipients(client: TestClient, t
         client, tenant, "restriction", customer_id=person["id"], restriction={"ground": "unlawful_processing"}
     )
     assert act(client, tenant, restriction["id"], "complete")["outcome"]["recipients_notified"] == ["CRM"]
-    deliveries = client.get(f"/v1/webhooks/{hook.json()['id']}/deliveries", headers=tenant.headers()).json()
+    deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()
     assert {d["event_type"] for d in deliveries["items"]} >= {"customer.rectified", "customer.restricted"}
 
 

@@ -22,6 +22,7 @@ from app.services import deadlines, retention
 from tests.conftest import Tenant, new_customer
 from tests.test_cli import rekisteri
 from tests.test_erasure import Db, assert_nowhere, rich_customer, unique
+from tests.test_webhooks import subscribe
 
 TODAY = deadlines.today()
 RULE = {
@@ -228,7 +229,7 @@ def test_the_sweep_erases_as_an_erasure_request_would(
     client: TestClient, app: FastAPI, tenant: Tenant, owner_db: Db
 ) -> None:
     keep_for_ten_years(client, tenant)
-    hook = client.post("/v1/webhooks", json={"url": "https://crm.example.fi/hooks"}, headers=tenant.headers()).json()
+    hook = subscribe(client, tenant, "https://crm.example.fi/hooks")
     customer, values = rich_customer(client, tenant, relationship_end_date=years(-11).isoformat())
     note = unique("request-note")
     old = years(-11).replace(month=1, day=10)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi import FastAPI
@@ -82,7 +83,35 @@ def work_the_queue_until(
     wait_for(worked, timeout=timeout, message=message, interval=0.2)
 
 
-def subscribe(client: TestClient, tenant: Tenant, url: str, **extra: object) -> dict[str, Any]:
+def add_recipient(client: TestClient, tenant: Tenant, name: str, **fields: object) -> str:
+    """Name a recipient in the controller's register (GDPR Art. 30(1)(d)), as an admin does before subscribing
+    it; its id is its name in lower case, hyphenated. Returns the id."""
+    rid = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    response = client.get("/v1/controller", headers=tenant.headers())
+    assert response.status_code == 200, response.text
+    profile = response.json()["profile"]
+    entry = {
+        "id": rid,
+        "name": name,
+        "category": "processor",
+        "data": [
+            {"fi": "Asiakkaan tunnisteet ja markkinointiluvat", "en": "Customer identifiers and marketing choices"}
+        ],
+        "purpose": {"fi": "Asiakassuhteen hoitaminen", "en": "Serving the customer relationship"},
+        "country": "FI",
+        **fields,
+    }
+    profile["recipients"] = [r for r in profile.get("recipients") or [] if r["id"] != rid] + [entry]
+    response = client.put("/v1/controller", json=profile, headers=tenant.headers())
+    assert response.status_code == 200, response.text
+    return rid
+
+
+def subscribe(client: TestClient, tenant: Tenant, url: str, **extra: Any) -> dict[str, Any]:
+    """Subscribe `url`; its recipient (named after the description, else the URL's host) is added to the
+    register first unless `recipient` names one."""
+    if "recipient" not in extra:
+        extra["recipient"] = add_recipient(client, tenant, extra.get("description") or urlsplit(url).hostname or url)
     response = client.post("/v1/webhooks", json={"url": url, **extra}, headers=tenant.headers())
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -116,8 +145,10 @@ class TestSubscriptions:
         assert created["secret"] not in listed
 
     def test_bad_urls(self, client: TestClient, tenant: Tenant) -> None:
+        recipient = add_recipient(client, tenant, "Verkkokauppa")
         for url in ("not a url", "ftp://example.fi/x"):
-            assert client.post("/v1/webhooks", json={"url": url}, headers=tenant.headers()).status_code == 422
+            body = {"url": url, "recipient": recipient}
+            assert client.post("/v1/webhooks", json=body, headers=tenant.headers()).status_code == 422
 
     def test_unsubscribe(self, client: TestClient, tenant: Tenant, other_tenant: Tenant) -> None:
         created = subscribe(client, tenant, "https://shop.example.fi/hooks")
@@ -308,3 +339,46 @@ def test_private_receivers_only_in_development() -> None:
     key = base64.urlsafe_b64encode(b"k" * 32).decode()
     assert Settings(environment="development").webhook_private_addresses is True
     assert Settings(environment="production", master_key=key).webhook_private_addresses is False
+
+
+# --- the subscriber is a recipient of the register (GDPR Art. 30(1)(d), 15(1)(c)) --------------------------------
+
+
+class TestRecipient:
+    def test_a_new_subscription_names_its_recipient(self, client: TestClient, tenant: Tenant) -> None:
+        """Each delivery about a person is a disclosure to a recipient: which one must be known (Art. 30(1)(d))."""
+        missing = client.post("/v1/webhooks", json={"url": "https://shop.example.fi/h"}, headers=tenant.headers())
+        assert missing.status_code == 422
+        assert ["body", "recipient"] in [e["loc"] for e in missing.json()["errors"]]
+
+    def test_the_recipient_must_be_in_the_register_in_force(self, client: TestClient, tenant: Tenant) -> None:
+        body = {"url": "https://shop.example.fi/h", "recipient": "no-such-recipient"}
+        unknown = client.post("/v1/webhooks", json=body, headers=tenant.headers())
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"].startswith("application/problem+json")
+        assert unknown.json()["errors"][0]["loc"] == ["body", "recipient"]
+        assert "no-such-recipient" in unknown.json()["detail"]
+        assert client.get("/v1/webhooks", headers=tenant.headers()).json()["items"] == []
+
+    def test_the_subscription_shows_its_recipient(self, client: TestClient, tenant: Tenant) -> None:
+        recipient = add_recipient(client, tenant, "Verkkokauppa Oy")
+        created = subscribe(client, tenant, "https://shop.example.fi/h", recipient=recipient)
+        assert created["recipient"] == "verkkokauppa-oy"
+        listed = client.get("/v1/webhooks", headers=tenant.headers()).json()["items"]
+        assert [(w["id"], w["recipient"]) for w in listed] == [(created["id"], "verkkokauppa-oy")]
+
+    def test_a_recipient_stays_in_the_register_while_a_live_webhook_names_it(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        created = subscribe(client, tenant, "https://shop.example.fi/h", description="Verkkokauppa")
+        profile = client.get("/v1/controller", headers=tenant.headers()).json()["profile"]
+        without = {**profile, "recipients": [r for r in profile["recipients"] if r["id"] != "verkkokauppa"]}
+        refused = client.put("/v1/controller", json=without, headers=tenant.headers())
+        assert refused.status_code == 409
+        assert "verkkokauppa" in refused.json()["detail"]
+        assert client.get("/v1/controller", headers=tenant.headers()).json()["profile"] == profile
+        # Renamed, it stays the same recipient: only its removal is refused.
+        renamed = {**profile, "recipients": [{**r, "name": "Verkkokauppa Oy"} for r in profile["recipients"]]}
+        assert client.put("/v1/controller", json=renamed, headers=tenant.headers()).status_code == 200
+        assert client.delete(f"/v1/webhooks/{created['id']}", headers=tenant.headers()).status_code == 204
+        assert client.put("/v1/controller", json=without, headers=tenant.headers()).status_code == 200

@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from app.models.base import created_at_field, id_field
+from app.models.recipients import RecipientId
 
 
 class Role(enum.StrEnum):
@@ -31,9 +32,25 @@ class ApiKeyBase(SQLModel):
 
 
 class ApiKeyCreate(ApiKeyBase):
-    """A new key: who holds it and in which role."""
+    """A new key: who holds it and in which role, and the recipient it belongs to, if any."""
 
-    model_config = {"json_schema_extra": {"examples": [{"name": "Verkkokauppa", "role": "integration"}]}}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {
+            "examples": [
+                {"name": "Verkkokauppa", "role": "integration"},
+                {"name": "Kumppani Oy:n CRM", "role": "integration", "recipient": "partner-crm"},
+            ]
+        },
+    }
+
+    recipient: RecipientId | None = Field(
+        default=None,
+        description="For a key a recipient's own system uses (a partner, a processor's service): the `id` of "
+        "the recipient in the controller's profile (`recipients`). What the key takes out about a person (an "
+        "export, a campaign check's answers) is then logged as a disclosure to it (GDPR Art. 15(1)(c), "
+        "30(1)(d)). Leave it out for the controller's own people and systems.",
+    )
 
 
 class ApiKey(ApiKeyBase, table=True):
@@ -47,7 +64,7 @@ class ApiKey(ApiKeyBase, table=True):
     last_used_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     # The recipient (of the controller's profile) a system key belongs to: data it takes out is disclosed to it.
-    recipient: str | None = None
+    recipient: str | None = Field(default=None)
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -55,6 +72,7 @@ _EXAMPLE: dict[str, Any] = {
     "name": "Verkkokauppa",
     "role": "integration",
     "prefix": "rk_Q4WoZ1a",
+    "recipient": None,
     "created_at": "2026-11-20T09:00:00Z",
     "last_used_at": "2026-11-21T14:02:11Z",
     "revoked_at": None,
@@ -68,6 +86,7 @@ class ApiKeyPublic(ApiKeyBase):
 
     id: uuid.UUID
     prefix: str = Field(description="The first characters of the key, to recognise it.")
+    recipient: str | None = Field(default=None, description="The recipient the key belongs to, if any.")
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None

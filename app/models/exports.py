@@ -12,4 +12,5 @@ class ExportKind(enum.StrEnum):
 
 class ExportFormat(enum.StrEnum):
     json = "json"
-    zip = "zip"
+    zip = "zip"  # portability: CSV files
+    html = "html"  # access: a page the person can read and print (GDPR Art. 12(1), 15(3))

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from app.models.customers import CountryCode
 from app.models.profile_base import Local, Strict, Text200
@@ -55,6 +55,10 @@ EEA = frozenset(
 # 2023/1795) and Uruguay. A country outside this list needs another mechanism (Art. 46, 47 or 49).
 ADEQUACY = frozenset(["AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "GB", "US", "UY"])
 
+# A recipient's key in the register: webhooks, API keys and the disclosure log name it.
+RECIPIENT_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
+RecipientId = Annotated[str, StringConstraints(pattern=RECIPIENT_ID)]
+
 RecipientCategory = Literal["processor", "controller", "authority", "partner"]
 
 # Art. 45 adequacy decision; Art. 46(2)(c) standard contractual clauses; Art. 47 binding corporate rules;
@@ -84,7 +88,7 @@ class ProfileRecipient(Strict):
     belong to, and every such disclosure is logged under its `id`."""
 
     id: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        pattern=RECIPIENT_ID,
         description="A short stable key (e.g. `accounting-firm`): webhooks, API keys and disclosure entries name "
         "the recipient by it.",
     )

@@ -14,6 +14,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from app.models.base import created_at_field, id_field, tenant_field
+from app.models.recipients import RECIPIENT_ID
 
 
 class EventType(enum.StrEnum):
@@ -41,7 +42,7 @@ class Webhook(SQLModel, table=True):
     events: list[str] = SQLField(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
     description: str | None = SQLField(default=None, max_length=500)
     # The recipient (of the controller's profile) the subscriber is: its deliveries are disclosures to it.
-    recipient: str | None = None
+    recipient: str
     secret_encrypted: bytes = SQLField(sa_type=LargeBinary)
     created_at: dt.datetime = created_at_field()
     deleted_at: dt.datetime | None = SQLField(default=None, sa_type=DateTime(timezone=True))
@@ -85,13 +86,24 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"url": "https://shop.example.fi/hooks/rekisteri", "events": ["marketing.changed"]}]
+            "examples": [
+                {
+                    "url": "https://shop.example.fi/hooks/rekisteri",
+                    "events": ["marketing.changed"],
+                    "recipient": "web-shop",
+                }
+            ]
         },
     )
 
     url: AnyHttpUrl = Field(description="Receives a POST per event, signed per Standard Webhooks.")
     events: list[EventType] = Field(default_factory=list, description="Event types to receive; empty: all.")
     description: str | None = Field(default=None, max_length=500)
+    recipient: str = Field(
+        pattern=RECIPIENT_ID,
+        description="The `id` of the recipient in the controller's profile (`recipients`) that receives the "
+        "events: each delivery about a person is logged as a disclosure to it (GDPR Art. 15(1)(c), 30(1)(d)).",
+    )
 
 
 _EXAMPLE: dict[str, Any] = {
@@ -99,6 +111,7 @@ _EXAMPLE: dict[str, Any] = {
     "url": "https://shop.example.fi/hooks/rekisteri",
     "events": ["marketing.changed"],
     "description": None,
+    "recipient": "web-shop",
     "created_at": "2026-11-20T09:00:00Z",
 }
 
@@ -112,6 +125,7 @@ class WebhookPublic(BaseModel):
     url: str
     events: list[str]
     description: str | None
+    recipient: str = Field(description="The recipient (of the controller's profile) the subscriber is.")
     created_at: dt.datetime
 
 

@@ -23,7 +23,10 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
     status_code=status.HTTP_201_CREATED,
     summary="Issue a key",
     description="Issues a key for one person or system in one role. The secret is in this answer only; "
-    "only its hash is stored. Name the key after who holds it: every change they make is logged under it.",
+    "only its hash is stored. Name the key after who holds it: every change they make is logged under it. A "
+    "key that a recipient's own system uses (a partner, a processor's service) names that `recipient` of the "
+    "controller's profile: the exports it downloads and the marketing checks answered to it are logged as "
+    "disclosures to it, and the recipient stays in the register until the key is revoked.",
     responses=problem_responses(400, 401, 403, 415, 422),
 )
 async def create_key(data: ApiKeyCreate, session: Session, actor: Admin, response: Response) -> ApiKeyCreated:

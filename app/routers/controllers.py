@@ -80,7 +80,7 @@ async def get_controller(session: Session, actor: Officer, response: Response) -
     "date than the version in force; earlier versions stay readable. Sending what is in force changes nothing "
     "(200, same version). Publishing clears the saved draft. Audited. Send the `ETag` you read in `If-Match` so "
     "as not to overwrite another admin's change (412).\n\n" + _CHECKED,
-    responses=problem_responses(400, 401, 403, 412, 415, 422),
+    responses=problem_responses(400, 401, 403, 409, 412, 415, 422),
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_PROFILE}}}},
 )
 async def put_controller(

@@ -19,6 +19,7 @@ from app.models.customers import (
     ImportErrorLine,
     ImportResult,
 )
+from app.models.disclosures import DisclosurePage, DisclosurePublic
 from app.pagination import cut, decode_time_id, encode_cursor
 from app.routers._http import (
     Created,
@@ -30,8 +31,8 @@ from app.routers._http import (
     expected_versions,
     shown,
 )
-from app.security import Staff, Writer
-from app.services import customer_import, idempotency
+from app.security import Officer, Staff, Writer
+from app.services import customer_import, disclosures, idempotency
 from app.services import customers as service
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -269,3 +270,29 @@ async def upsert_customer(
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"/v1/customers/{customer.id}"
     return _public(customer, response)
+
+
+@router.get(
+    "/{customer_id:uuid}/disclosures",
+    summary="Who received the customer's data",
+    description="The person's disclosure log, newest first, 50 a page by default; follow `next`. Each entry is "
+    "one time data about the person left the service to a recipient of the controller's register (GDPR Art. "
+    "15(1)(c), 19, 30(1)(d)): the recipient's id and its name then, the categories of data, the channel "
+    "(`webhook`: a delivery the receiver took; `export`: an access or portability export downloaded by the "
+    "recipient's key; `campaign` and `marketing_check`: a marketing check answered to it), the delivery or "
+    "request it went with, and when. Entries are erased with the person's data. The access export names the "
+    "same recipients, with the dates of the first and latest disclosure.",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_disclosures(
+    customer_id: uuid.UUID, request: Request, session: Session, actor: Officer, limit: Limit = 50, cursor: Cursor = None
+) -> DisclosurePage:
+    rows = await disclosures.for_customer(
+        session=session,
+        actor=actor,
+        customer_id=customer_id,
+        after=decode_time_id(cursor) if cursor else None,
+        limit=limit + 1,
+    )
+    rows, next_url = cut(rows, limit, request.url, lambda row: encode_cursor(row.disclosed_at, row.id))
+    return DisclosurePage(items=[DisclosurePublic.model_validate(d) for d in rows], next=next_url)

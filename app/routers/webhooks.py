@@ -33,7 +33,12 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
     "as JSON to the URL after the change commits, signed per the Standard Webhooks scheme: headers "
     "`webhook-id` (the same on every retry: deduplicate by it), `webhook-timestamp` and `webhook-signature` "
     "(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the secret). Anything but a 2xx is retried with "
-    "exponential backoff, 8 attempts in all. The secret is in this answer only.",
+    "exponential backoff, 8 attempts in all. The secret is in this answer only. The subscriber is a recipient "
+    "of the register: `recipient` names it in the controller's profile (`recipients`, `PUT /v1/controller`; "
+    "422 if it is not there), every delivery about a person that the receiver takes is logged as a disclosure "
+    "to it (`GET /v1/customers/{id}/disclosures`), and it stays in the register while the subscription lives. "
+    "A recipient that received a person's data is sent their rectification, restriction and erasure whatever "
+    "it subscribed to (GDPR Art. 19).",
     responses=problem_responses(400, 401, 403, 415, 422),
 )
 async def create_webhook(data: WebhookCreate, session: Session, actor: Admin, response: Response) -> WebhookCreated:

@@ -12,8 +12,9 @@ from app.actor import Actor
 from app.errors import Conflict
 from app.models.controllers import Controller
 from app.models.customers import Customer
+from app.models.recipients import ProfileRecipient
 from app.models.requests import OPEN_STATUSES, AnswerLanguage, RequestStatus, SubjectRequest
-from app.services import authorities, controllers, deadlines, exports
+from app.services import authorities, controllers, deadlines, disclosures, exports, notice_text
 from app.services.letters import LetterContext, LetterKind
 from app.tenancy import scoped
 
@@ -86,6 +87,9 @@ async def letter_context(
         customer = await session.scalar(scoped(Customer, actor).where(Customer.id == request.customer_id))
     name, address = _addressee(request, customer)
     country = (customer.country if customer else None) or request.person.get("country")
+    lang = (language or request.answer_language).value
+    named = disclosures.register_of(controller.profile)
+    disclosed = await _disclosed(session=session, actor=actor, request=request, customer=customer)
     return LetterContext(
         kind=kind,
         language=(language or request.answer_language).value,
@@ -98,14 +102,34 @@ async def letter_context(
         refusal_reasons=request.refusal_reasons,
         authorities=[dataclasses.asdict(a) for a in authorities.for_person(country, controllers.region(controller))],
         recipients=list(request.outcome.get("recipients_notified", [])),
-        named_recipients=_named_recipients(controller, (language or request.answer_language).value),
+        disclosed=[
+            {**d, "category": disclosures.describe(named.get(d["recipient"]), lang)["category_in_words"]}
+            for d in disclosed
+        ],
+        named_recipients=_named_recipients(controller, named, lang, {d["recipient"] for d in disclosed}),
     )
 
 
-def _named_recipients(controller: Controller, lang: str) -> list[str]:
-    """The recipients, and categories of recipients, the controller's privacy notice names (Art. 13(1)(e)):
-    the register's recipients by name, then those the notice names in words."""
+async def _disclosed(
+    *, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer | None
+) -> list[dict[str, Any]]:
+    """Who received the person's data, and from when to when (Art. 15(1)(c), 19; CJEU C-154/21): as the
+    erasure found it before the log went with the data, else from the log as it stands."""
+    if "disclosed_to" in request.outcome:
+        return list(request.outcome["disclosed_to"])
+    if customer is None or customer.erased_at is not None:
+        return []
+    received = await disclosures.received(session=session, tenant=actor, customer_id=customer.id)
+    return [disclosures.as_outcome(found) for found in received]
+
+
+def _named_recipients(
+    controller: Controller, named: dict[str, ProfileRecipient], lang: str, disclosed: set[str]
+) -> list[str]:
+    """The other recipients the controller's profile names (Art. 13(1)(e)): those of its register that have not
+    received the person's data, each with its category, then the recipients and categories its notice names."""
+    category = notice_text.texts(lang)["recipient_categories"]
+    register = [f"{r.name} ({category[r.category]})" for r in named.values() if r.id not in disclosed]
     notice: dict[str, Any] = controller.profile.get("notice") or {}
-    register = [str(r["name"]) for r in controller.profile.get("recipients") or []]
-    named = [*notice.get("recipients", []), *notice.get("recipient_categories", [])]
-    return register + [text for text in (exports.local(value, lang) for value in named) if text]
+    texts = [*notice.get("recipients", []), *notice.get("recipient_categories", [])]
+    return register + [text for text in (exports.local(value, lang) for value in texts) if text]

@@ -11,6 +11,7 @@ from app.errors import NotFound
 from app.models.api_keys import ApiKey, ApiKeyCreate
 from app.models.base import utcnow
 from app.security import generate_key, hash_key
+from app.services import disclosures
 from app.tenancy import scoped
 
 
@@ -18,6 +19,11 @@ async def create_key(
     *, session: AsyncSession, actor: Actor, controller_id: uuid.UUID, data: ApiKeyCreate
 ) -> tuple[ApiKey, str]:
     """Issue a key for a person or system; return it with its secret, which is not stored."""
+    if data.recipient is not None:
+        # What a recipient's key takes out is logged as disclosed to it: the register must name it.
+        await disclosures.require_recipient(
+            session=session, tenant=controller_id, recipient_id=data.recipient, loc=("body", "recipient")
+        )
     secret = generate_key()
     key = ApiKey(
         controller_id=controller_id,
@@ -25,6 +31,7 @@ async def create_key(
         role=data.role,
         prefix=secret[:10],
         key_hash=hash_key(secret),
+        recipient=data.recipient,
     )
     session.add(key)
     await session.flush()

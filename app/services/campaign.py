@@ -2,7 +2,8 @@
 
 An identifier may name a person in the register (by id, external id, e-mail or phone), several of them, or
 nobody: a person not in the register is never allowed (`unknown_subject`), and an e-mail or phone number on a
-suppression list is denied as `suppressed` whether or not anyone in the register has it.
+suppression list is denied as `suppressed` whether or not anyone in the register has it. Answered to a key tied
+to a recipient, each person answered about is logged as disclosed to it (app/services/disclosures.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
 from app.json import loads
+from app.models.disclosures import DisclosureChannel
 from app.models.marketing import Channel, Reason
 from app.models.suppression import EntryKind
-from app.services import suppression
+from app.services import disclosures, suppression
 from app.services.marketing import read_facts
 from app.services.marketing_rules import decide
 from app.services.marketing_rules import suppressed as suppressed_verdict
@@ -108,6 +110,7 @@ async def check_batch(
         session=session, actor=actor, customer_ids=ids, channels=[channel], also=set(listed.values())
     )
     answers = []
+    answered: set[uuid.UUID] = set()
     for line in lines:
         if line.invalid is not None:
             answers.append(
@@ -115,6 +118,7 @@ async def check_batch(
             )
             continue
         people = matches.get((line.key or "", line.value or ""), [])
+        answered.update(people)
         decisions = [
             decide(channel, facts.get(cid, {}).get(channel), own_similar_products=own_similar_products)
             for cid in people
@@ -130,4 +134,14 @@ async def check_batch(
         if chosen.reason is Reason.suppressed:
             answer["detail"] = chosen.detail  # the list's name
         answers.append(answer)
+    # A key tied to a recipient: each person in the register answered about is a disclosure to it, logged in one
+    # statement per batch. Not an erased person: nothing of theirs is left to disclose, and erasure left no entry.
+    disclosed = [cid for cid in answered if cid in facts and not facts[cid][channel].erased]
+    await disclosures.record_for_key(
+        session=session,
+        actor=actor,
+        customer_ids=sorted(disclosed),
+        categories=disclosures.CHECK_CATEGORIES,
+        channel=DisclosureChannel.campaign,
+    )
     return answers

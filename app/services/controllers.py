@@ -14,7 +14,7 @@ from app.models.base import utcnow
 from app.models.controllers import Controller, ProfileProblem
 from app.models.notices import PrivacyNotice
 from app.models.profile import ControllerProfile, ProfileContent
-from app.services import deadlines, notices, profile_check
+from app.services import deadlines, disclosures, notices, profile_check
 
 
 def _apply(controller: Controller, profile: ControllerProfile) -> None:
@@ -123,6 +123,9 @@ async def update_profile(
     if expected is not None and current.version not in expected:
         raise PreconditionFailed("The profile has changed since you read it; read it again (ETag).")
     profile = ControllerProfile.model_validate({**content.model_dump(by_alias=True), "slug": controller.slug})
+    gone = await disclosures.recipients_in_use(session=session, actor=actor) - {r.id for r in profile.recipients}
+    if gone:  # GDPR Art. 30(1)(d): a subscriber or key that takes data out is a recipient the register names
+        raise Conflict(f"Live webhooks or API keys name the recipients {sorted(gone)}: they stay in the register.")
     published = await notices.publish(session=session, actor=actor, profile=profile)
     if published is None:
         return controller, current, False

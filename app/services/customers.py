@@ -19,6 +19,7 @@ from app.models.base import utcnow
 from app.models.customers import IDENTIFYING, Customer, CustomerCreate, CustomerFields, CustomerKind, CustomerUpdate
 from app.models.orders import Order
 from app.models.requests import SubjectRequest
+from app.services import disclosures
 from app.tenancy import scoped
 from app.validators import normalise_phone
 
@@ -268,4 +269,5 @@ async def delete_customer(
         raise Conflict("The customer has data subject requests; use an erasure request, which keeps them as proof.")
     await session.delete(customer)
     await session.flush()
+    await disclosures.forget(session=session, actor=actor, customer_id=customer_id)
     await session.run_sync(lambda s: destroy_subject_key(s, actor.controller_id, customer_id))

@@ -1,8 +1,8 @@
 """Erasure (Art. 17): erase what may go, keep the minimum the law requires, blocked, and say why.
 
 What must be kept, and until when, is decided in `app.services.holds`. Everything else goes: customer fields,
-orders past their period, the marketing history, the personal values in requests and webhook events, and the
-key that makes the person's audit values readable.
+orders past their period, the marketing history, the disclosure log, the personal values in requests and webhook
+events, and the key that makes the person's audit values readable.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.models.marketing import MarketingEvent
 from app.models.orders import Order
 from app.models.requests import Complete, ErasureGround, SubjectRequest
 from app.models.webhooks import EventType
-from app.services import deadlines, holds, idempotency, suppression, webhooks
+from app.services import deadlines, disclosures, holds, idempotency, suppression, webhooks
 from app.subject_keys import destroy_subject_key
 from app.tenancy import scoped
 
@@ -135,6 +135,9 @@ async def erase(
     await session.flush()
     await webhooks.forget_subject(session=session, actor=actor, subject_id=customer.id)
     await idempotency.forget_subject(session=session, actor=actor, subject_id=customer.id)
+    # Art. 19: the recipients of the person's data are found in the disclosure log, before it goes with the rest;
+    # who received the data, and when, stays with the request as the record of that duty (docs/exports.md).
+    disclosed = await disclosures.received(session=session, tenant=actor, customer_id=customer.id)
     recipients = await webhooks.enqueue(
         session=session,
         actor=actor,
@@ -142,18 +145,27 @@ async def erase(
         subject_id=customer.id,
         data={"customer_id": str(customer.id), "external_id": old_external_id},
     )
+    await disclosures.forget(session=session, actor=actor, customer_id=customer.id)
     await _destroy_keys(session=session, actor=actor, customer=customer, request_id=request_id)
-    erased: list[dict[str, Any]] = []
-    if erased_fields:
-        erased.append({"category": "customer", "fields": sorted(erased_fields)})
-    if dropped:
-        erased.append({"category": "orders", "count": len(dropped)})
-    if history:
-        erased.append({"category": "marketing_history", "count": len(history)})
-    if suppressed:
-        erased.append({"category": "suppression_entries", "count": suppressed})
-    erased += [{"category": "request_details"}, {"category": "audit_values"}]
-    return {"erased": erased, "kept": kept, "recipients_notified": recipients}
+    counts = {
+        "orders": len(dropped),
+        "marketing_history": len(history),
+        "suppression_entries": suppressed,
+        "disclosure_log": sum(d.times for d in disclosed),
+    }
+    return {
+        "erased": _erased(erased_fields, counts),
+        "kept": kept,
+        "recipients_notified": recipients,
+        "disclosed_to": [disclosures.as_outcome(d) for d in disclosed],
+    }
+
+
+def _erased(fields: list[str], counts: dict[str, int]) -> list[dict[str, Any]]:
+    """What an erasure took, as its outcome lists it: the customer's fields, then each kind of row it deleted."""
+    erased: list[dict[str, Any]] = [{"category": "customer", "fields": sorted(fields)}] if fields else []
+    erased += [{"category": category, "count": count} for category, count in counts.items() if count]
+    return [*erased, {"category": "request_details"}, {"category": "audit_values"}]
 
 
 async def forget_requests(*, session: AsyncSession, actor: Actor, customer_id: uuid.UUID | None) -> None:

@@ -42,8 +42,11 @@ class LetterContext:
     authorities: supervisory authorities the person may complain to (Finland first), each a dict with
       country, name_en, name_native, street_address, postal_address, phone, email, website.
     recipients: names of the recipients told of a rectification, erasure or restriction (Art. 19).
-    named_recipients: the recipients and categories of recipients the privacy notice names (in the letter's
-      language): the letter never says the data went to no one when the notice says otherwise.
+    disclosed: the recipients the person's data went to (the disclosure log), each a dict with recipient (id),
+      name, category (in words, or None), first_date and last_date (ISO dates): Art. 15(1)(c), 19, C-154/21.
+    named_recipients: the other recipients of the profile's register ("name (category)"), then the recipients
+      and categories of recipients the privacy notice names (in the letter's language): the letter never says
+      the data went to no one when the profile says otherwise.
     """
 
     kind: LetterKind
@@ -57,6 +60,7 @@ class LetterContext:
     refusal_reasons: str | None = None
     authorities: list[dict[str, Any]] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
+    disclosed: list[dict[str, Any]] = field(default_factory=list)
     named_recipients: list[str] = field(default_factory=list)
 
 

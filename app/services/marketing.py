@@ -16,6 +16,7 @@ from app.actor import Actor
 from app.errors import Conflict, Unprocessable
 from app.models.base import utcnow
 from app.models.customers import CustomerKind
+from app.models.disclosures import DisclosureChannel
 from app.models.marketing import (
     Channel,
     ChannelState,
@@ -28,7 +29,7 @@ from app.models.marketing import (
 )
 from app.models.profile import DEFAULT_SALE_WINDOW_MONTHS
 from app.models.webhooks import EventType
-from app.services import suppression, webhooks
+from app.services import disclosures, suppression, webhooks
 from app.services.customers import get_customer
 from app.services.marketing_rules import Facts, decide
 from app.tenancy import owned
@@ -162,9 +163,18 @@ async def facts_for(
 async def check(
     *, session: AsyncSession, actor: Actor, customer_id: uuid.UUID, channel: Channel, own_similar_products: bool
 ) -> Decision:
-    """May we market to this customer on this channel?"""
+    """May we market to this customer on this channel? Answered to a key tied to a recipient, a disclosure."""
     facts = await facts_for(session=session, actor=actor, customer_ids=[customer_id], channel=channel)
-    return decide(channel, facts.get(customer_id), own_similar_products=own_similar_products).for_channel(channel)
+    found = facts.get(customer_id)
+    if found is not None and not found.erased:
+        await disclosures.record_for_key(
+            session=session,
+            actor=actor,
+            customer_ids=[customer_id],
+            categories=disclosures.CHECK_CATEGORIES,
+            channel=DisclosureChannel.marketing_check,
+        )
+    return decide(channel, found, own_similar_products=own_similar_products).for_channel(channel)
 
 
 _ON_OFF = {

@@ -24,7 +24,10 @@ from app.config import get_settings
 from app.errors import NotFound, Unprocessable
 from app.json import dumps
 from app.models.base import utcnow
+from app.models.customers import Customer
+from app.models.disclosures import DisclosureChannel
 from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
+from app.services import disclosures
 from app.subject_keys import default_keyring
 from app.tenancy import same_tenant, scoped
 
@@ -43,6 +46,11 @@ async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) ->
     if data.url.scheme != "https" and get_settings().environment != "development":
         # The events name people: they travel encrypted.
         raise Unprocessable("The webhook URL must use https.", loc=("body", "url"))
+    # GDPR Art. 30(1)(d), 15(1)(c): a subscriber is a recipient of the register, and its deliveries are logged
+    # as disclosures to it.
+    await disclosures.require_recipient(
+        session=session, tenant=actor, recipient_id=data.recipient, loc=("body", "recipient")
+    )
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     webhook_id = uuid.uuid4()
     webhook = Webhook(
@@ -51,6 +59,7 @@ async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) ->
         url=str(data.url),
         events=[e.value for e in data.events],
         description=data.description,
+        recipient=data.recipient,
         secret_encrypted=default_keyring().wrap(actor.controller_id, webhook_id, secret.encode()),
     )
     session.add(webhook)
@@ -122,8 +131,18 @@ ART_19 = frozenset(
 
 
 def recipient_name(description: str | None, url: str) -> str:
-    """How a subscriber is named to the person told who received their data (Art. 19)."""
+    """How a subscriber is named when its recipient is not in the register any more."""
     return description or urlsplit(url).hostname or url
+
+
+# Art. 19: a subscriber whose recipient received the person's data, by webhook or otherwise (the disclosure log).
+_RECEIVED = (
+    "EXISTS (SELECT 1 FROM webhook_delivery d JOIN webhook_event e "
+    "ON e.controller_id = d.controller_id AND e.id = d.event_id "
+    "WHERE d.controller_id = webhook.controller_id AND d.webhook_id = webhook.id AND e.subject_id = :s) "
+    "OR EXISTS (SELECT 1 FROM disclosure x WHERE x.controller_id = webhook.controller_id "
+    "AND x.customer_id = :s AND x.recipient = webhook.recipient)"
+)
 
 
 async def enqueue(
@@ -131,23 +150,17 @@ async def enqueue(
 ) -> list[str]:
     """Put an event in the outbox and queue one delivery per subscriber, all in the caller's transaction.
 
-    Returns the names of the subscribers it goes to.
+    Returns the names of the recipients (of the register) it goes to.
     """
     wanted = [
         text("(cardinality(webhook.events) = 0 OR :type = ANY(webhook.events))").bindparams(type=event_type.value)
     ]
     if event_type in ART_19 and subject_id is not None:
         # Art. 19: every recipient of the person's data is told, whatever events it subscribed to.
-        wanted.append(
-            text(
-                "EXISTS (SELECT 1 FROM webhook_delivery d JOIN webhook_event e "
-                "ON e.controller_id = d.controller_id AND e.id = d.event_id "
-                "WHERE d.controller_id = webhook.controller_id AND d.webhook_id = webhook.id AND e.subject_id = :s)"
-            ).bindparams(s=subject_id)
-        )
+        wanted.append(text(_RECEIVED).bindparams(s=subject_id))
     hooks = (
         await session.execute(
-            scoped(Webhook, actor, Webhook.id, Webhook.description, Webhook.url).where(
+            scoped(Webhook, actor, Webhook.id, Webhook.description, Webhook.url, Webhook.recipient).where(
                 col(Webhook.deleted_at).is_(None), or_(*wanted)
             )
         )
@@ -181,7 +194,11 @@ async def enqueue(
                 for d in deliveries
             ],
         )
-    return [recipient_name(hook.description, hook.url) for hook in hooks]
+    if not hooks:
+        return []
+    named = await disclosures.register(session=session, tenant=actor)
+    names = [named[h.recipient].name if h.recipient in named else recipient_name(h.description, h.url) for h in hooks]
+    return list(dict.fromkeys(names))
 
 
 async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uuid.UUID) -> None:
@@ -223,6 +240,35 @@ async def _drop_transient(*, session: AsyncSession, event: WebhookEvent) -> None
     if pending is None:
         data = {k: (None if k in keys else v) for k, v in event.payload.get("data", {}).items()}
         event.payload = {**event.payload, "data": data}
+
+
+async def _log_disclosure(
+    *, session: AsyncSession, webhook: Webhook, event: WebhookEvent, delivery: WebhookDelivery
+) -> None:
+    """The delivery took the person's data to the subscriber's recipient: log it, committing with the delivery's
+    status (GDPR Art. 15(1)(c), 30(1)(d)). Not the erasure event (docs/webhooks.md), nor anything about a person
+    erased meanwhile: the row lock waits for an erasure under way, which then takes the entry with the rest."""
+    categories = disclosures.event_categories(event.type, event.payload.get("data") or {})
+    if categories is None or event.subject_id is None:
+        return
+    erased = await session.execute(
+        scoped(Customer, event.controller_id, Customer.erased_at)
+        .where(Customer.id == event.subject_id)
+        .with_for_update(read=True)
+    )
+    row = erased.one_or_none()
+    if row is None or row.erased_at is not None:
+        return
+    await disclosures.record(
+        session=session,
+        tenant=event.controller_id,
+        customer_ids=[event.subject_id],
+        recipient=webhook.recipient,
+        categories=categories,
+        channel=DisclosureChannel.webhook,
+        reference=delivery.id,
+        at=delivery.delivered_at,
+    )
 
 
 async def address_allowed(url: str, *, allow_private: bool) -> bool:
@@ -302,6 +348,7 @@ async def deliver(
     status_code = attempt["status_code"]
     if status_code is not None and 200 <= status_code < 300:
         delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
+        await _log_disclosure(session=session, webhook=webhook, event=event, delivery=delivery)
     elif len(delivery.attempts) >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.failed
     await session.flush()
