@@ -29,6 +29,7 @@ from app.json import dumps
 from app.models.customers import Customer
 from app.models.exports import ExportFormat, ExportKind
 from app.models.orders import Order
+from app.services import letters
 from app.services.deadlines import HELSINKI
 from app.services.letters import format_date
 from app.tenancy import scoped
@@ -240,16 +241,9 @@ def _field(context: jinja2.runtime.Context, name: Any) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("app", "data/exports"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        enable_async=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters |= {"when": _when, "show": _show, "field": _field}
-    return env
+    # Every template here is a page: all of it escaped. Async: rows are read while the page streams.
+    filters: dict[str, Callable[..., Any]] = {"when": _when, "show": _show, "field": _field}
+    return letters.environment("exports", filters, escape_all=True, enable_async=True)
 
 
 async def html(template: str, variables: dict[str, Any]) -> AsyncIterator[bytes]:

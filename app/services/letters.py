@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -143,25 +143,36 @@ def _html_page(markdown: str, *, language: str) -> str:
     return page.render(language=language, title=title, body=Markup(body))  # noqa: S704 -- raw HTML is disabled
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """Build the template environment once: strict about undefined names, HTML-escaping only HTML templates."""
+def environment(
+    folder: str, filters: dict[str, Callable[..., Any]], *, escape_all: bool = False, **options: Any
+) -> jinja2.Environment:
+    """The template environment of app/data/`folder` (letters, the notice, the record, the export page): strict
+    about undefined names, HTML-escaping the HTML templates (`.html.j2`), with the Markdown filters that make any
+    value show literally, and `filters` of its own; `escape_all` escapes every template (pages only), `options`
+    add jinja2 settings."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("app", "data/letters"),
+        loader=jinja2.PackageLoader("app", f"data/{folder}"),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=() if escape_all else ("html.j2",), default_for_string=escape_all, default=escape_all
+        ),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False),
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=True,
+        **options,
     )
-    env.filters["md"] = md_block
-    env.filters["md_inline"] = md_inline
-    env.filters["md_lines"] = md_lines
-    env.filters["md_url"] = md_url
-    env.filters["date"] = _date_filter
-    env.filters["authority_name"] = authority_name
-    env.filters["category"] = category
+    env.filters |= {"md": md_block, "md_inline": md_inline, "md_lines": md_lines, "md_url": md_url} | filters
     return env
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """Build the letters' template environment once."""
+    filters: dict[str, Callable[..., Any]] = {
+        "date": _date_filter,
+        "authority_name": authority_name,
+        "category": category,
+    }
+    return environment("letters", filters, keep_trailing_newline=True)
 
 
 @functools.cache

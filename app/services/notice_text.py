@@ -75,7 +75,7 @@ def _labelled(words: dict[str, Any], label: str, value: str | None) -> str | Non
     return f"{words[label]}: {value}" if value else None
 
 
-def _phone(number: str | None) -> str | None:
+def phone_text(number: str | None) -> str | None:
     """A stored E.164 number as people write it: +358 40 5385522."""
     if not number:
         return None
@@ -199,7 +199,7 @@ def dpo_lines(profile: ProfileContent, lang: str) -> list[str]:
     found = [
         dpo.name,
         _labelled(words, "email", dpo.email),
-        _labelled(words, "phone", _phone(dpo.phone)),
+        _labelled(words, "phone", phone_text(dpo.phone)),
         _labelled(words, "address", dpo.address),
     ]
     return [line for line in found if line]
@@ -238,7 +238,7 @@ def _who(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlock]
         who.name,
         _labelled(words, "business_id", who.business_id),
         _labelled(words, "address", address),
-        _labelled(words, "phone", _phone(who.phone)),
+        _labelled(words, "phone", phone_text(who.phone)),
         _labelled(words, "email", who.email),
         _labelled(words, "website", who.website),
     ]
@@ -246,7 +246,7 @@ def _who(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlock]
     if contact is not None and (contact.name or contact.phone or contact.email):
         title = _translated(contact.title, contact.title_sv, contact.title_en, lang).text if contact.title else None
         name = ", ".join(p for p in (contact.name, title) if p) or None
-        lines = [name, _labelled(words, "phone", _phone(contact.phone)), _labelled(words, "email", contact.email)]
+        lines = [name, _labelled(words, "phone", phone_text(contact.phone)), _labelled(words, "email", contact.email)]
         sections["contact_person"] = [_lines(lines, lang)]
     # Art. 13(1)(b): the officer's contact, or that none is appointed; a profile that says neither, not stated.
     officer = dpo_lines(profile, lang.value)
@@ -319,7 +319,7 @@ def _rights(page: _Page, profile: ControllerProfile) -> dict[str, list[NoticeBlo
     lines = [
         (contact.name if contact else None) or who.name,
         _labelled(words, "email", (contact.email if contact else None) or who.email),
-        _labelled(words, "phone", _phone((contact.phone if contact else None) or who.phone)),
+        _labelled(words, "phone", phone_text((contact.phone if contact else None) or who.phone)),
         _labelled(words, "address", _address(who.street_address, who.postal_code, who.city)),
     ]
     how.append(_lines(lines, lang))

@@ -101,6 +101,17 @@ async def publish(
     return notice
 
 
+async def version_of(*, session: AsyncSession, controller_id: uuid.UUID, version: int | None) -> PrivacyNotice:
+    """The published version `version` of the controller's notice, by default the one in force; 404 if none."""
+    query = scoped(PrivacyNotice, controller_id)
+    if version is not None:
+        query = query.where(PrivacyNotice.version == version)
+    chosen = await session.scalar(query.order_by(col(PrivacyNotice.version).desc()).limit(1))
+    if chosen is None:
+        raise NotFound("No such version of the privacy notice." if version else "No privacy notice is published.")
+    return chosen
+
+
 async def versions(*, session: AsyncSession, controller_id: uuid.UUID) -> list[NoticeVersion]:
     """Every published version, newest first (their numbers and dates: not their texts)."""
     query = scoped(
@@ -130,12 +141,7 @@ async def document(
     *, session: AsyncSession, controller: Controller, lang: NoticeLanguage, version: int | None
 ) -> NoticeDocument:
     """The notice of `version` (default: the one in force) in `lang`, as it was published."""
-    query = scoped(PrivacyNotice, controller.id)
-    if version is not None:
-        query = query.where(PrivacyNotice.version == version)
-    chosen = await session.scalar(query.order_by(col(PrivacyNotice.version).desc()).limit(1))
-    if chosen is None:
-        raise NotFound("No such version of the privacy notice." if version else "No privacy notice is published.")
+    chosen = await version_of(session=session, controller_id=controller.id, version=version)
     history = await versions(session=session, controller_id=controller.id)
     kept = (chosen.documents or {}).get(lang.value)
     if kept is None:  # a version the migration copied from before notices were kept rendered
@@ -172,21 +178,7 @@ def _date(context: jinja2.runtime.Context, value: dt.date) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("app", "data/notice"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters |= {
-        "md": letters.md_block,
-        "md_inline": letters.md_inline,
-        "md_lines": letters.md_lines,
-        "autolink": autolink,
-        "date": _date,
-    }
-    return env
+    return letters.environment("notice", {"autolink": autolink, "date": _date})
 
 
 def render(notice: NoticeDocument, fmt: str, *, version_asked: bool = False) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import gettext
 import re
 import tomllib
 from collections.abc import Sequence
@@ -21,21 +20,17 @@ from importlib.resources import files
 from typing import Any
 
 import jinja2
-import phonenumbers
-import pycountry
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.actor import Actor
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.models import records as model
 from app.models.notices import NoticeLanguage, NoticeText, PrivacyNotice
 from app.models.profile import BASIS_POINT, ProfileContent, ProfileNotice
 from app.models.profile_base import LocalText
 from app.models.records import SCHEMA, Point, RecordMissing, RecordOfProcessing
 from app.services import letters, notice_text, notices
-from app.tenancy import scoped
 
 # The sections of the page: the point of Art. 30(1) each answers, and its anchor.
 SECTIONS: dict[Point, str] = {
@@ -51,13 +46,7 @@ _SHORT = 80
 
 async def published(*, session: AsyncSession, actor: Actor, version: int | None) -> PrivacyNotice:
     """The published version `version` of the actor's notice, by default the one in force."""
-    query = scoped(PrivacyNotice, actor)
-    if version is not None:
-        query = query.where(PrivacyNotice.version == version)
-    chosen = await session.scalar(query.order_by(col(PrivacyNotice.version).desc()).limit(1))
-    if chosen is None:
-        raise NotFound("No such version of the privacy notice." if version else "No privacy notice is published.")
-    return chosen
+    return await notices.version_of(session=session, controller_id=actor.controller_id, version=version)
 
 
 def default_language(notice: PrivacyNotice) -> str:
@@ -121,27 +110,6 @@ def texts(lang: str) -> dict[str, Any]:
     return document[lang]  # type: ignore[no-any-return]
 
 
-@functools.cache
-def _country_names(lang: str) -> gettext.NullTranslations:
-    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
-
-
-def country_name(code: str, lang: str) -> str:
-    """The country's name in `lang` (ISO 3166-1, as pycountry translates it)."""
-    country = pycountry.countries.get(alpha_2=code)
-    return _country_names(lang).gettext(country.name) if country is not None else code
-
-
-def _phone(number: str | None) -> str | None:
-    """A stored E.164 number as people write it: +358 40 5385522."""
-    if not number:
-        return None
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return number
-
-
 def _short(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= _SHORT else flat[: _SHORT - 1].rstrip() + "\N{HORIZONTAL ELLIPSIS}"
@@ -180,20 +148,28 @@ def _who(
     place = " ".join(p for p in (who.postal_code, who.city) if p)
     address = ", ".join(p for p in (who.street_address, place) if p) or None
     same = who.model_dump(include={"name", "business_id", "country", "email", "website"})
-    country = country_name(who.country, draft.lang.value)
-    controller = model.RecordController(**same, country_name=country, address=address, phone=_phone(who.phone))
+    country = notice_text.country_name(who.country, draft.lang.value)
+    controller = model.RecordController(
+        **same, country_name=country, address=address, phone=notice_text.phone_text(who.phone)
+    )
     if not (address or who.phone or who.email):
         draft.gap("a", "controller_contact", "controller", "GDPR Art. 30(1)(a)")
     person = None
     if contact is not None and (contact.name or contact.phone or contact.email):
         own_title = {NoticeLanguage.sv: contact.title_sv, NoticeLanguage.en: contact.title_en}.get(draft.lang)
         title = own_title or contact.title
-        person = model.RecordContact(name=contact.name, title=title, phone=_phone(contact.phone), email=contact.email)
+        person = model.RecordContact(
+            name=contact.name, title=title, phone=notice_text.phone_text(contact.phone), email=contact.email
+        )
     dpo = profile.dpo
     if dpo is None:
         draft.gap("a", "dpo", "dpo", "GDPR Art. 30(1)(a), 37(1)")
         return controller, person, model.RecordDpo(appointed=None)
-    return controller, person, model.RecordDpo(**dpo.model_dump(exclude={"phone"}), phone=_phone(dpo.phone))
+    return (
+        controller,
+        person,
+        model.RecordDpo(**dpo.model_dump(exclude={"phone"}), phone=notice_text.phone_text(dpo.phone)),
+    )
 
 
 def _purposes(draft: _Draft, body: ProfileNotice) -> list[model.RecordPurpose]:
@@ -233,7 +209,7 @@ def _recipients(
         draft.gap("d", "recipients", "recipients", "GDPR Art. 30(1)(d)")
     recipients, transfers = [], []
     for index, r in enumerate(profile.recipients):
-        country = country_name(r.country, lang)
+        country = notice_text.country_name(r.country, lang)
         recipients.append(
             model.RecordRecipient(
                 id=r.id,
@@ -363,22 +339,7 @@ def _date(context: jinja2.runtime.Context, value: Any) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("app", "data/record"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters |= {
-        "md": letters.md_block,
-        "md_inline": letters.md_inline,
-        "md_lines": letters.md_lines,
-        "md_url": letters.md_url,
-        "autolink": notices.autolink,
-        "date": _date,
-    }
-    return env
+    return letters.environment("record", {"autolink": notices.autolink, "date": _date})
 
 
 def render(record: RecordOfProcessing, fmt: str, *, version_asked: bool = False) -> str:
