@@ -22,6 +22,7 @@ from app.routers import (
     authorities,
     controllers,
     customers,
+    docs,
     exports,
     health,
     marketing,
@@ -139,6 +140,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         version="0.1.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
+        # /docs and /redoc are served with their assets by the service itself (app/routers/docs.py), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         lifespan=_lifespan(settings, database_url),
     )
     app.state.settings = settings
@@ -158,6 +162,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         RequestMiddleware, max_body_bytes=settings.max_body_bytes, max_stream_bytes=settings.max_stream_bytes
     )
     app.include_router(health.router)
+    app.include_router(docs.router)
     for module in (
         customers,
         orders,

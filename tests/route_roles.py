@@ -25,8 +25,8 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "HEAD /openapi.json": PUBLIC,
     "GET /docs": PUBLIC,
     "HEAD /docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
-    "HEAD /docs/oauth2-redirect": PUBLIC,
+    "GET /docs/assets/{name}": PUBLIC,
+    "HEAD /docs/assets/{name}": PUBLIC,
     "GET /redoc": PUBLIC,
     "HEAD /redoc": PUBLIC,
     # What anyone may read: the notice a web shop links to, and where to complain (GDPR Art. 13, 77).

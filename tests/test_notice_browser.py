@@ -11,13 +11,16 @@ skipped, except in CI, where it must run.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -70,7 +73,9 @@ def server(database_url: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def browser(language: str) -> WebDriver:
+def browser(language: str, *, offline: bool = False) -> WebDriver:
+    """Headless Chromium; `offline`: no host name resolves but 127.0.0.1 (the test's server), as on a network
+    without internet, and every request it makes is logged (see `requested`)."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (
@@ -87,8 +92,10 @@ def browser(language: str) -> WebDriver:
         f"--lang={language}",
     ):
         options.add_argument(flag)
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1")
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL" if offline else "OFF"})
     return webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
 
 
@@ -243,3 +250,90 @@ def test_the_access_export_reads_as_a_page_in_a_browser(client: TestClient, app:
         assert len(driver.print_page()) > 10_000
     finally:
         driver.quit()
+
+
+# --- the API's manual, without internet -----------------------------------------------------------------------
+
+
+def requested(driver: WebDriver) -> list[str]:
+    """The URL of every request the page made since the log was last read (Chrome's performance log)."""
+    messages = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
+    return [m["params"]["request"]["url"] for m in messages if m["method"] == "Network.requestWillBeSent"]
+
+
+def operations(server: str) -> set[tuple[str, str]]:
+    document = httpx.get(f"{server}/openapi.json", timeout=30).json()
+    methods = {"get", "put", "post", "delete", "patch"}
+    return {(method, path) for path, item in document["paths"].items() for method in item if method in methods}
+
+
+def nothing_from_elsewhere(driver: WebDriver, server: str, shot: Path) -> None:
+    """Screenshot the page; no request went to another host, and the console reports no error and nothing that
+    the page's Content-Security-Policy refused."""
+    driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 50_000  # a blank page is a few kilobytes
+    asked = [url for url in requested(driver) if url.startswith(("http:", "https:", "ws:", "wss:"))]
+    assert asked
+    assert [url for url in asked if not url.startswith(f"{server}/")] == []
+    said = driver.get_log("browser")
+    assert [e["message"] for e in said if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]] == []
+
+
+@pytest.fixture(scope="module")
+def offline() -> Iterator[WebDriver]:
+    driver = browser("en-GB,en", offline=True)
+    driver.set_window_size(1280, 1600)
+    yield driver
+    driver.quit()
+
+
+def test_swagger_ui_works_without_internet(server: str, offline: WebDriver, tmp_path: Path) -> None:
+    """/docs: Swagger UI from the service itself lists every operation, and "Try it out" calls the service."""
+    expected = operations(server)
+
+    def listed() -> set[tuple[str, str]]:
+        blocks = offline.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-path")
+        methods = offline.find_elements(By.CSS_SELECTOR, ".opblock .opblock-summary-method")
+        return {(m.text.lower(), b.get_attribute("data-path") or "") for m, b in zip(methods, blocks, strict=True)}
+
+    offline.get(f"{server}/docs")
+    wait_for(
+        lambda: listed() == expected, timeout=60, message=f"Swagger UI did not list the {len(expected)} operations"
+    )
+    assert offline.find_element(By.CSS_SELECTOR, ".info .title").text.startswith("Rekisteri")
+    block = "ancestor::div[contains(concat(' ', @class, ' '), ' opblock ')]"
+    live = offline.find_element(By.XPATH, f"//*[@data-path='/health/live']/{block}")
+    live.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait_for(
+        lambda: live.find_elements(By.CSS_SELECTOR, ".try-out__btn"), timeout=10, message="no Try it out"
+    ).pop().click()
+    live.find_element(By.CSS_SELECTOR, ".execute").click()
+    status = wait_for(
+        lambda: live.find_elements(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status"),
+        timeout=10,
+        message="the call made from Swagger UI got no answer",
+    )
+    assert status[0].text.startswith("200")
+    nothing_from_elsewhere(offline, server, tmp_path / "docs.png")
+
+
+def test_redoc_works_without_internet(server: str, offline: WebDriver, tmp_path: Path) -> None:
+    """/redoc: ReDoc from the service itself lists every operation, and its search (a web worker) finds them."""
+    expected = operations(server)
+
+    def listed() -> set[str]:
+        sections = offline.find_elements(By.CSS_SELECTOR, "[data-section-id^='operation/']")
+        return {section.get_attribute("data-section-id") or "" for section in sections}
+
+    offline.get(f"{server}/redoc")
+    wait_for(
+        lambda: len(listed()) == len(expected), timeout=60, message=f"ReDoc did not list the {len(expected)} operations"
+    )
+    assert offline.find_element(By.CSS_SELECTOR, "h1").text.startswith("Rekisteri")
+    offline.find_element(By.CSS_SELECTOR, "input.search-input").send_keys("erasure")
+    wait_for(
+        lambda: offline.find_elements(By.CSS_SELECTOR, "[data-role='search:results'] [role='menuitem']"),
+        timeout=10,
+        message="ReDoc's search found nothing",
+    )
+    nothing_from_elsewhere(offline, server, tmp_path / "redoc.png")
