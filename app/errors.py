@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 
 from app.json import dumps
+from app.validators import InvalidValue
 
 log = logging.getLogger(__name__)
 
@@ -152,12 +154,20 @@ def redact(message: str, given: object) -> str:
     return " ".join(words)
 
 
+def message_of(error: Mapping[str, Any]) -> str:
+    """A validation error's message for the one who sent the value: as written when it is the service's own
+    (InvalidValue, which quotes nothing), else redacted (a library's may quote the value)."""
+    if isinstance((error.get("ctx") or {}).get("error"), InvalidValue):
+        return str(error["msg"])
+    return redact(str(error.get("msg", "")), error.get("input"))
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the input back: it may be personal data, and some validators quote it in their message.
     return [
         {
             "loc": [str(part) for part in err.get("loc", ())],
-            "msg": redact(str(err.get("msg", "")), err.get("input")),
+            "msg": message_of(err),
             "type": err.get("type"),
         }
         for err in exc.errors()

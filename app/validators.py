@@ -1,12 +1,24 @@
-"""Validation of the identifiers a Finnish register holds: Y-tunnus, phone numbers, countries."""
+"""Validation of the identifiers a Finnish register holds: Y-tunnus, phone numbers, countries, e-mail addresses."""
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import phonenumbers
 import pycountry
+from pydantic import EmailStr, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from stdnum.fi import ytunnus
+
+
+class InvalidValue(ValueError):
+    """A value refused in the service's own words, which never quote it: its message is shown as written.
+
+    Any other message (a library's) may quote the value, which may be personal data, and is shown redacted
+    (app.errors.message_of); a message of ours must not lose its words to that, as "not" in "not a phone number"
+    would to the value "not known".
+    """
+
 
 # The form written on documents, 1234567-8 (old ids have six digits); stdnum alone would also take 12345678 or
 # FI12345678 (the VAT number).
@@ -25,7 +37,7 @@ def normalise_business_id(value: str | None) -> str | None:
         return None
     value = value.strip()
     if not business_id_is_valid(value):
-        raise ValueError("not a valid Finnish business ID (Y-tunnus): wrong form or check digit")
+        raise InvalidValue("not a valid Finnish business ID (Y-tunnus): wrong form or check digit")
     digits, check = value.split("-")
     return f"{digits.zfill(7)}-{check}"
 
@@ -37,9 +49,9 @@ def normalise_phone(value: str | None) -> str | None:
     try:
         parsed = phonenumbers.parse(value, "FI")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
+        raise InvalidValue("not a phone number") from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("not a valid phone number")
+        raise InvalidValue("not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -49,8 +61,32 @@ def normalise_country(value: str | None) -> str | None:
         return None
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+        raise InvalidValue("not an ISO 3166-1 alpha-2 country code")
     return code
+
+
+# email-validator's sentences name what is wrong, then may quote the address: its characters, a label, a count.
+_QUOTE_FOLLOWS = re.compile(r": | \(")
+
+
+def _unquoted(reason: str) -> str:
+    """email-validator's sentence up to where it would quote the address."""
+    reason = reason.removeprefix("After Unicode normalization: ")
+    return _QUOTE_FOLLOWS.split(reason, maxsplit=1)[0].rstrip(".") + "."
+
+
+def _email_in_own_words(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        reasons = [str(e["ctx"]["reason"]) for e in exc.errors() if "reason" in e.get("ctx", {})]
+        if not reasons:
+            raise  # not text at all: pydantic's own message, which quotes nothing
+        raise InvalidValue(f"not a valid e-mail address: {_unquoted(reasons[0])}") from None
+
+
+# An e-mail address as pydantic's EmailStr checks it (email-validator, syntax only), refused in the service's words.
+Email = Annotated[EmailStr, WrapValidator(_email_in_own_words)]
 
 
 # A NUL character in JSON text, escaped (\u0000, not \\u0000) or raw: PostgreSQL cannot store it in text.

@@ -12,6 +12,8 @@ from pydantic import BeforeValidator
 from sqlalchemy import DateTime, text
 from sqlmodel import Field, SQLModel
 
+from app.validators import InvalidValue
+
 metadata = SQLModel.metadata
 metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -52,7 +54,7 @@ def _text_date(value: object) -> object:
     # Pydantic would read a number (or numeric text) as a Unix timestamp; the API documents ISO 8601 text.
     if isinstance(value, dt.date) or (isinstance(value, str) and not _NUMERIC.fullmatch(value.strip())):
         return value
-    raise ValueError("give an ISO 8601 date as text, e.g. 2026-11-22")
+    raise InvalidValue("give an ISO 8601 date as text, e.g. 2026-11-22")
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_text_date)]
@@ -62,14 +64,14 @@ IsoDateTime = Annotated[dt.datetime, BeforeValidator(_text_date)]
 def _only_bool(value: object) -> object:
     if isinstance(value, bool):
         return value
-    raise ValueError("give true or false")
+    raise InvalidValue("give true or false")
 
 
 def _text_decimal(value: object) -> object:
     # Amounts are decimal text ("49.90"): a JSON number may already have lost digits as a binary float.
     if isinstance(value, str | Decimal):
         return value
-    raise ValueError('give the amount as decimal text, e.g. "49.90"')
+    raise InvalidValue('give the amount as decimal text, e.g. "49.90"')
 
 
 Flag = Annotated[bool, BeforeValidator(_only_bool)]

@@ -9,14 +9,14 @@ import uuid
 from typing import Annotated, Any
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, EmailStr, WithJsonSchema, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, WithJsonSchema, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from app.models.base import Flag, IsoDate, created_at_field, id_field, tenant_field
-from app.validators import normalise_business_id, normalise_country, normalise_phone
+from app.validators import Email, InvalidValue, normalise_business_id, normalise_country, normalise_phone
 
 CountryCode = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(c.alpha_2 for c in pycountry.countries)})]
 IpAddress = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})]
@@ -66,7 +66,7 @@ class CustomerFields(SQLModel):
     business_id: str | None = Field(
         default=None, max_length=9, description="Finnish business ID (Y-tunnus), check digit validated."
     )
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = Field(default=None, max_length=32, description="Any format; stored as E.164.")
     street_address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, max_length=20)
@@ -107,7 +107,7 @@ class CustomerFields(SQLModel):
         try:
             return str(ipaddress.ip_address(value.strip()))
         except ValueError:
-            raise ValueError("not an IPv4 or IPv6 address") from None
+            raise InvalidValue("not an IPv4 or IPv6 address") from None
 
     @field_validator("email")
     @classmethod

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     JsonValue,
     WithJsonSchema,
@@ -27,7 +26,7 @@ from app.models.requests import (
     RequestType,
     RestrictionGround,
 )
-from app.validators import normalise_country, normalise_phone
+from app.validators import Email, normalise_country, normalise_phone
 
 
 class PersonDetails(BaseModel):
@@ -37,7 +36,7 @@ class PersonDetails(BaseModel):
 
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = Field(default=None, max_length=32)
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     street_address: str | None = Field(default=None, max_length=300)

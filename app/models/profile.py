@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BeforeValidator,
-    EmailStr,
     Field,
     GetJsonSchemaHandler,
     field_validator,
@@ -23,7 +22,7 @@ from app.models.base import IsoDate
 from app.models.customers import CountryCode
 from app.models.profile_base import NON_BLANK, TEXT_SCHEMA, Local, LocalText, Strict, Text200
 from app.models.recipients import ProfileRecipient
-from app.validators import normalise_business_id, normalise_country, normalise_phone
+from app.validators import Email, InvalidValue, normalise_business_id, normalise_country, normalise_phone
 
 
 class ProfileController(Strict):
@@ -34,7 +33,7 @@ class ProfileController(Strict):
     city: Text200 | None = None
     country: CountryCode = "FI"
     phone: str | None = Field(default=None, max_length=40)
-    email: EmailStr | None = None
+    email: Email | None = None
     website: Text200 | None = None
     region: str | None = Field(
         default=None,
@@ -56,7 +55,7 @@ class ProfileController(Strict):
     def _a_real_day(cls, value: str) -> str:
         month, day = (int(part) for part in value.split("-"))
         if value == "02-29" or day > calendar.monthrange(2001, month)[1]:
-            raise ValueError("not a day that every year has")
+            raise InvalidValue("not a day that every year has")
         return value
 
     def financial_year_first_day(self) -> tuple[int, int]:
@@ -76,7 +75,7 @@ class ProfileContactPerson(Strict):
     title_sv: Text200 | None = Field(default=None, description="The title in Swedish.")
     title_en: Text200 | None = Field(default=None, description="The title in English.")
     phone: str | None = Field(default=None, max_length=40)
-    email: EmailStr | None = None
+    email: Email | None = None
 
     _phone = field_validator("phone")(normalise_phone)
 
@@ -193,7 +192,7 @@ class ProfileDpo(Strict):
 
     appointed: bool
     name: Text200 | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = Field(default=None, max_length=40)
     address: Text200 | None = None
 

@@ -29,7 +29,7 @@ from sqlmodel import select
 from app import ndjson
 from app.actor import Actor
 from app.audit import seal
-from app.errors import DomainError, redact
+from app.errors import DomainError, message_of
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.ndjson import LineReport
 from app.services.customers import apply, check_editable, lock_external_ids, record_sources
@@ -56,10 +56,7 @@ class ImportReport(LineReport):
 
 def _problems(exc: ValidationError) -> list[dict[str, Any]]:
     # As in every 422: where and what, never the value (it may be personal data).
-    return [
-        {"loc": [str(p) for p in e["loc"]], "msg": redact(str(e["msg"]), e.get("input")), "type": e["type"]}
-        for e in exc.errors()
-    ]
+    return [{"loc": [str(p) for p in e["loc"]], "msg": message_of(e), "type": e["type"]} for e in exc.errors()]
 
 
 def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from app.errors import Unprocessable, redact
+from app.errors import Unprocessable, message_of
 from app.models.controllers import ProfileProblem
 from app.models.profile import ProfileContent
 from app.models.profile_base import LocalText
@@ -304,7 +304,6 @@ def of_stored(profile: dict[str, Any]) -> list[ProfileProblem]:
         checked = ProfileContent.model_validate({k: v for k, v in profile.items() if k != "slug"})
     except ValidationError as exc:
         return [
-            ProfileProblem(kind="invalid", loc=list(e["loc"]), article="", message=redact(e["msg"], e.get("input")))
-            for e in exc.errors()
+            ProfileProblem(kind="invalid", loc=list(e["loc"]), article="", message=message_of(e)) for e in exc.errors()
         ]
     return problems(checked)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actor import Actor
-from app.errors import Unprocessable, redact
+from app.errors import Unprocessable, message_of
 from app.models.customers import SUBJECT_REQUEST, Customer, CustomerUpdate
 from app.models.requests import Complete, SubjectRequest
 from app.models.webhooks import EventType
@@ -27,7 +27,7 @@ def check(corrections: dict[str, Any]) -> None:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ("body", "rectification", "corrections", *(str(p) for p in error["loc"]))
-        raise Unprocessable(f"Not a valid correction: {redact(error['msg'], error.get('input'))}.", loc=loc) from None
+        raise Unprocessable(f"Not a valid correction: {message_of(error)}.", loc=loc) from None
 
 
 async def on_receipt(*, session: AsyncSession, actor: Actor, request: SubjectRequest, customer: Customer) -> None:
