@@ -73,6 +73,24 @@ _BUSINESS = {
     "(GDPR Art. 6(1)(f), Art. 21(2)).",
 }
 
+# The kielto-oikeus in the decision's words: what the person forbade, and the article that lets them. Art. 21(2)
+# is the objection to direct marketing; market and opinion research is no direct marketing, and the person's
+# objection to it rests on Art. 21 as a whole (docs/marketing.md).
+_FORBIDDEN = {
+    Channel.direct_mail: "addressed direct mail",
+    Channel.telemarketing: "telemarketing",
+    Channel.automated_calls: "automated calls and voice messages",
+    Channel.electronic: "marketing by e-mail, text and picture messages",
+    Channel.market_research: "market and opinion research",
+    Channel.partner_disclosure: "the disclosure of their data to partners for their marketing",
+    Channel.list_publication: "the publication of their data in lists",
+    Channel.profiling: "profiling for direct marketing",
+}
+_PROHIBITED = {
+    channel: f"The person forbade {what} (GDPR Art. 21{'' if channel is Channel.market_research else '(2)'})."
+    for channel, what in _FORBIDDEN.items()
+}
+
 
 def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool = False) -> Verdict:
     """The rules, most restrictive first; every answer names its reason."""
@@ -87,7 +105,7 @@ def decide(channel: Channel, facts: Facts | None, *, own_similar_products: bool 
     if facts.objected_at is not None:
         return answer(False, Reason.objection, "The person objected to direct marketing (Art. 21(3)).")
     if facts.prohibited_at is not None:
-        return answer(False, Reason.prohibited, f"The person forbade {channel.value} marketing.")
+        return answer(False, Reason.prohibited, _PROHIBITED[channel])
     if facts.suppressed_by is not None:
         return suppressed(facts.suppressed_by)
     if channel not in CONSENT_CHANNELS:
