@@ -341,6 +341,9 @@ def retention_sweep(
                     typer.echo(f"{report.controller}\t{entry.customer_id}\t{entry.reason}\t{entry.detail}")
                 if report.customer_years is None:
                     typer.echo(f"{report.controller}: the profile sets no retention period for customer data", err=True)
+                else:
+                    kept = f"kept {report.customer_years} years from the end of the customer relationship"
+                    typer.echo(f"{report.controller}: customer data is {kept}")
                 if not dry_run and report.expired:
                     with typer.progressbar(length=len(report.expired), label=report.controller, file=sys.stderr) as bar:
                         await retention_anonymise(maker, report, each.id, today, progress=bar.update)
