@@ -131,13 +131,15 @@ async def privacy_notice(
 async def public_privacy_notice(
     request: Request,
     session: Session,
-    controller: Annotated[str, Path(max_length=63, description="The controller's slug, e.g. `sonmark`.")],
+    controller: Annotated[
+        str, Path(max_length=63, description="The controller's slug, e.g. `sonmark`, or its id (a UUID).")
+    ],
     lang: Lang = None,
     version: Version = None,
     format_: Format = None,
 ) -> Response:
     fmt = negotiate_format(request, format_)
-    found = await notices.public_controller(session=session, slug=controller)
+    found = await notices.public_controller(session=session, slug_or_id=controller)
     language = negotiate_language(request, lang, found.default_language)
     notice = await notices.document(session=session, controller=found, lang=language, version=version)
     return respond(notice, fmt, version_asked=version is not None, public=True)

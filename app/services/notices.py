@@ -34,7 +34,7 @@ from app.models.notices import (
 )
 from app.models.profile import ControllerProfile
 from app.services import deadlines, letters, notice_text, profile_check
-from app.tenancy import TENANT_SQL, scoped
+from app.tenancy import TENANT_SQL, scoped, set_tenant
 
 LANGUAGES = (("fi", "Suomeksi"), ("sv", "På svenska"), ("en", "In English"))
 _LINK = re.compile(r"(https?://[^\s<>\"'`]+[^\s<>\"'`.,;:!?)]|/v1/[a-z/-]+)")
@@ -125,13 +125,21 @@ async def versions(*, session: AsyncSession, controller_id: uuid.UUID) -> list[N
     return [NoticeVersion(version=v, notice_date=d, published_at=t) for v, d, t in rows]
 
 
-async def public_controller(*, session: AsyncSession, slug: str) -> Controller:
-    """The controller a public URL names; scopes the transaction to it (no key: row-level security needs it)."""
+async def public_controller(*, session: AsyncSession, slug_or_id: str) -> Controller:
+    """The controller a public URL names, by its slug or its id (`controllers create` prints the id); scopes the
+    transaction to it (no key: row-level security needs it)."""
     found = await session.scalar(
         text(f"SELECT {TENANT_SQL.format('id')} FROM rekisteri_public_controller(:s) id"),  # noqa: S608
-        {"s": slug},
+        {"s": slug_or_id},
     )
-    controller = await session.get(Controller, uuid.UUID(found)) if found else None
+    if not found:
+        try:
+            found = str(uuid.UUID(slug_or_id))
+        except ValueError:
+            raise NotFound("No such controller.") from None
+        # Row-level security shows the controller's row only to its own tenant: none, if there is no such id.
+        await set_tenant(session, uuid.UUID(found))
+    controller = await session.get(Controller, uuid.UUID(found))
     if controller is None:
         raise NotFound("No such controller.")
     return controller
