@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="The largest streamed body (an import, a campaign list); a larger one is refused with 413.",
     )
+    metrics_key: SecretStr | None = Field(
+        default=None,
+        description="The bearer key GET /metrics requires; unset: /metrics is open in development, closed in "
+        "production.",
+    )
     log_level: str = "INFO"
     app_db_role: str = Field(default="rekisteri_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -77,6 +82,17 @@ class Settings(BaseSettings):
             raise ValueError("REKISTERI_MASTER_KEY must be base64url") from exc
         if len(decoded) != 32:
             raise ValueError("REKISTERI_MASTER_KEY must decode to 32 bytes")
+        return value
+
+    @field_validator("metrics_key")
+    @classmethod
+    def _real_metrics_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # Blank is unset (compose passes an unset variable as ""); anything else must be a real secret.
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value()
+        if raw.strip().lower() in _PLACEHOLDERS or len(raw) < 16:
+            raise ValueError("REKISTERI_METRICS_KEY must be a random secret of 16 characters or more")
         return value
 
     @model_validator(mode="after")

@@ -1,9 +1,16 @@
-"""Liveness, readiness and metrics need no key and say what a load balancer and Prometheus need."""
+"""Liveness, readiness and metrics need no API key and say what a load balancer and Prometheus need; metrics may
+take a key of their own, and must in production."""
 
 from __future__ import annotations
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr, ValidationError
 
+from app.config import Settings, get_settings
+from app.errors import PROBLEM_JSON
+from app.main import create_app
 from tests.conftest import Tenant, new_customer
 
 
@@ -18,3 +25,47 @@ def test_metrics_count_requests_by_route_template(client: TestClient, tenant: Te
     text = client.get("/metrics").text
     assert 'rekisteri_http_requests_total{method="GET",route="/v1/customers/{customer_id}",status="200"}' in text
     assert str(created["id"]) not in text  # ids never become labels
+
+
+# --- /metrics behind a key of its own ------------------------------------------------------------------------
+
+METRICS_KEY = "m" * 24
+
+
+def metrics_client(database_url: str, **settings: object) -> TestClient:
+    configured = get_settings().model_copy(update=settings)
+    return TestClient(create_app(configured, database_url=database_url), raise_server_exceptions=False)
+
+
+def assert_problem(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert "rekisteri_http_requests_total" not in response.text
+
+
+def test_with_a_metrics_key_only_its_holder_reads_the_metrics(database_url: str) -> None:
+    with metrics_client(database_url, metrics_key=SecretStr(METRICS_KEY)) as client:
+        for headers in ({}, {"Authorization": "Bearer " + "x" * 24}, {"Authorization": METRICS_KEY}):
+            refused = client.get("/metrics", headers=headers)
+            assert_problem(refused, 401)
+            assert refused.headers["www-authenticate"] == "Bearer"
+        allowed = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"})
+        assert allowed.status_code == 200
+        assert "rekisteri_http_requests_total" in allowed.text
+        assert client.get("/health/ready").status_code == 200  # the probes stay open
+
+
+def test_in_production_metrics_are_off_without_a_key(database_url: str) -> None:
+    with metrics_client(database_url, environment="production") as client:
+        assert_problem(client.get("/metrics"), 403)
+        assert client.get("/health/ready").status_code == 200
+    with metrics_client(database_url, environment="production", metrics_key=SecretStr(METRICS_KEY)) as client:
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).status_code == 200
+
+
+def test_a_metrics_key_is_a_real_secret() -> None:
+    assert Settings(metrics_key="").metrics_key is None  # compose passes an unset variable as ""
+    assert Settings(metrics_key="  ").metrics_key is None
+    for weak in ("changeme", "short"):
+        with pytest.raises(ValidationError, match="METRICS_KEY"):
+            Settings(metrics_key=weak)
