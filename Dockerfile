@@ -40,8 +40,9 @@ RUN mkdir .data && chown rekisteri:rekisteri .data
 USER rekisteri
 EXPOSE 8000
 
+# Healthy when it can serve: the database answers (/health/ready), not merely the process runs.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4)"]
 
 ENTRYPOINT ["rekisteri"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
