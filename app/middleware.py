@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, problem_response
-from app.validators import NUL_IN_JSON
+from app.validators import has_nul
 
 log = logging.getLogger("rekisteri.access")
 
@@ -97,7 +97,7 @@ class RequestMiddleware:
                 body = await _read_body(receive, limit)
                 if body is None:
                     await _too_large(limit)(scope, receive, send_with_id)
-                elif NUL_IN_JSON.search(body):
+                elif has_nul(body):
                     await _nul()(scope, receive, send_with_id)
                 else:
                     await self.app(scope, _replayed(body, receive), send_with_id)

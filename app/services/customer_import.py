@@ -33,7 +33,7 @@ from app.errors import DomainError, redact
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.ndjson import LineReport
 from app.services.customers import apply, check_editable, lock_external_ids, record_sources
-from app.validators import NUL_IN_JSON
+from app.validators import has_nul
 
 BATCH = 1000
 SMALL = 100  # an import of up to this many ids locks each; a larger one, every external id of the controller
@@ -64,7 +64,7 @@ def _problems(exc: ValidationError) -> list[dict[str, Any]]:
 
 def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:
     """One line as a customer, or what is wrong with it."""
-    if NUL_IN_JSON.search(line):
+    if has_nul(line):
         return [{"loc": [], "msg": "a NUL character (\\u0000) cannot be stored", "type": "string_nul"}]
     try:
         raw = orjson.loads(line)
