@@ -38,30 +38,30 @@ class Line:
     invalid: str | None = None
 
 
-def parse_line(number: int, raw: bytes) -> Line:
-    """One NDJSON line: an object with exactly one identifier."""
+def parse_line(raw: bytes) -> Line:
+    """One NDJSON line: an object with exactly one identifier; numbered by the caller, safe in a worker thread."""
     try:
         item = loads(raw)
     except ValueError:
-        return Line(number, invalid="not JSON")
+        return Line(0, invalid="not JSON")
     if not isinstance(item, dict) or len(item) != 1:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+        return Line(0, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
     ((key, value),) = item.items()
     if key not in IDENTIFIER_KEYS or not isinstance(value, str) or not value or "\x00" in value:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+        return Line(0, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
     if key == "customer_id":
         try:
             value = str(uuid.UUID(value))
         except ValueError:
-            return Line(number, invalid="customer_id is not a UUID")
+            return Line(0, invalid="customer_id is not a UUID")
     elif key == "email":
         value = value.strip().lower()
     elif key == "phone":
         try:
             value = normalise_phone(value) or ""
         except ValueError:
-            return Line(number, key=key, value=None)  # no customer can have it, no list can hold it
-    return Line(number, key=key, value=value)
+            return Line(0, key=key, value=None)  # no customer can have it, no list can hold it
+    return Line(0, key=key, value=value)
 
 
 _RESOLVE = {
