@@ -18,8 +18,8 @@ from app.errors import Unprocessable
 
 T = TypeVar("T")
 
-GROUP_BYTES = 64 * 1024  # bytes of body split in one trip to a worker thread
-LINES_PER_TRIP = 4096  # lines parsed in one trip: what waits to be handed on stays small
+GROUP_BYTES = 16 * 1024  # bytes of body split in one trip to a worker thread
+LINES_PER_TRIP = 1024  # lines parsed in one trip: what waits to be handed on stays small
 STEP = 256  # lines handed on between two turns of the event loop
 
 
