@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -109,6 +109,14 @@ async def lines(chunks: AsyncIterable[bytes], *, max_line: int) -> AsyncIterator
         yield line
 
 
+async def paced(items: Iterable[T], every: int = STEP) -> AsyncIterator[T]:
+    """The items, with a turn of the event loop after every `every` of them: work per item never adds up."""
+    for index, item in enumerate(items, 1):
+        yield item
+        if index % every == 0:
+            await asyncio.sleep(0)
+
+
 async def parsed(
     chunks: AsyncIterable[bytes], *, max_line: int, parse: Callable[[bytes], T]
 ) -> AsyncIterator[tuple[int, T | None]]:
@@ -132,10 +140,8 @@ async def parsed(
     async def trips(group: list[bytes], last: bool) -> AsyncIterator[tuple[int, T | None]]:
         results = await asyncio.to_thread(work, group, last)
         while True:
-            for index, result in enumerate(results, 1):
+            async for result in paced(results):
                 yield result
-                if index % STEP == 0:
-                    await asyncio.sleep(0)
             if not waiting:
                 return
             results = await asyncio.to_thread(work, [], False)

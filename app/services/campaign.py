@@ -20,6 +20,7 @@ from app.json import loads
 from app.models.disclosures import DisclosureChannel
 from app.models.marketing import Channel, Reason
 from app.models.suppression import EntryKind
+from app.ndjson import paced
 from app.services import disclosures, suppression
 from app.services.marketing import read_facts
 from app.services.marketing_rules import decide
@@ -105,13 +106,17 @@ async def check_batch(
     matches = await _resolve(session=session, actor=actor, lines=lines)
     ids = {cid for group in matches.values() for cid in group}
     matcher = suppression.Matcher(actor.controller_id)
-    listed = {line.number: d for line in lines if (d := _listed(matcher, line)) is not None}
+    listed: dict[int, bytes] = {}
+    # A turn of the event loop every few hundred lines here and below: 5000 of them took 10-25 ms in one go.
+    async for line in paced(lines):
+        if (digest := _listed(matcher, line)) is not None:
+            listed[line.number] = digest
     facts, hits = await read_facts(
         session=session, actor=actor, customer_ids=ids, channels=[channel], also=set(listed.values())
     )
     answers = []
     answered: set[uuid.UUID] = set()
-    for line in lines:
+    async for line in paced(lines):
         if line.invalid is not None:
             answers.append(
                 {"line": line.number, "allowed": False, "reason": "invalid_identifier", "detail": line.invalid}
