@@ -58,6 +58,6 @@ lock:  ## re-pin dependencies (needs uv)
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
 
-bench: install-dev  ## the benchmarks: checks, exports, import, a 60 s soak (ratios against baselines in the same run)
+bench: install-dev  ## the benchmarks: checks, exports, import, a 60 s soak, event-loop stalls (against baselines in the same run)
 	$(BIN)/python -m bench.run $(BENCH_ARGS) && $(BIN)/python -m bench.bench_export \
-		&& $(BIN)/python -m bench.bench_import && $(BIN)/python -m bench.bench_soak
+		&& $(BIN)/python -m bench.bench_import && $(BIN)/python -m bench.bench_soak && $(BIN)/python -m bench.bench_stall

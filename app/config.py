@@ -48,6 +48,15 @@ class Settings(BaseSettings):
         description="Requests a second each API key may make, shared by every API process; 0 turns it off.",
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests a key may make at once above the rate.")
+    auth_failure_limit: int = Field(
+        default=20,
+        ge=0,
+        description="Failed authentications (an unknown or revoked key) one client address may make in "
+        "`auth_failure_window` seconds; past that each is answered 429. Shared by every API process; 0 turns it off.",
+    )
+    auth_failure_window: float = Field(
+        default=60.0, gt=0, description="Seconds over which an address's failed authentications are counted."
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="Web origins whose pages may call the API from a browser (CORS); none by default.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -114,6 +115,10 @@ def _lifespan(settings: Settings, database_url: str | None) -> Callable[[FastAPI
         app.state.autocommit_engine = make_engine(
             url, app_role=settings.app_db_role, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5
         )
+        # What the process has loaded by now lives as long as it does: out of the collector's sight, a full
+        # collection (set off by any request that allocates much, e.g. a large import) walks only what came
+        # since, instead of stopping the event loop for a walk over every module's objects (0.3-0.5 s seen).
+        gc.freeze()
         worker = None
         if settings.worker_in_process:
             worker = asyncio.create_task(run_worker(url))

@@ -8,12 +8,17 @@ import time
 import uuid
 
 import structlog
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, problem_response
-from app.validators import NUL_IN_JSON
+from app.security import MISSING_KEY, authenticate, bearer_key, client_address, failed_authentication, key_known
+from app.validators import has_nul
 
 log = logging.getLogger("rekisteri.access")
 
@@ -77,33 +82,87 @@ class RequestMiddleware:
                 message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())], scope)
             await send(message)
 
-        streamed = STREAMED.match(scope["path"]) is not None
-        limit = self.max_stream_bytes if streamed else self.max_body_bytes
         try:
-            accepted = _CSV_TYPES if _CSV_TAKEN.match(scope["path"]) else _JSON_TYPES
-            if _refused_media_type(scope["method"], headers, accepted):
-                response = problem_response(
-                    415, slug="unsupported-media-type", detail="Send the body as application/json."
-                )
-                await response(scope, receive, send_with_id)
-            elif _declared_length(headers) > limit:
-                await _too_large(limit)(scope, receive, send_with_id)
-            elif _NUL_IN_QUERY.search(scope.get("query_string", b"")) or "\x00" in scope["path"]:
-                await _nul()(scope, receive, send_with_id)
-            elif streamed:
-                # An NDJSON body answers for its lines one by one, as they come: only its size is watched here.
-                await self.app(scope, _counted(receive, limit), send_with_id)
+            # Nothing of a body is read or scanned before its key is known: a missing or unknown key is answered
+            # at once. Without a body there is nothing to wait for; the route's dependency checks the key.
+            keyed = _route_keyed(scope) if _has_body(headers) else False
+            refusal = await _refused_key(scope, headers) if keyed else None
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
             else:
-                body = await _read_body(receive, limit)
-                if body is None:
-                    await _too_large(limit)(scope, receive, send_with_id)
-                elif NUL_IN_JSON.search(body):
-                    await _nul()(scope, receive, send_with_id)
-                else:
-                    await self.app(scope, _replayed(body, receive), send_with_id)
+                await self._checked(scope, receive, send_with_id, headers, routed=keyed is not None)
         finally:
             _observe(scope, status, time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
+
+    async def _checked(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], *, routed: bool
+    ) -> None:
+        """Refuse a wrong media type, an oversized body or a NUL character; else hand the request on."""
+        streamed = STREAMED.match(scope["path"]) is not None
+        limit = self.max_stream_bytes if streamed else self.max_body_bytes
+        accepted = _CSV_TYPES if _CSV_TAKEN.match(scope["path"]) else _JSON_TYPES
+        if _refused_media_type(scope["method"], headers, accepted):
+            response = problem_response(415, slug="unsupported-media-type", detail="Send the body as application/json.")
+            await response(scope, receive, send)
+        elif _declared_length(headers) > limit:
+            await _too_large(limit)(scope, receive, send)
+        elif _NUL_IN_QUERY.search(scope.get("query_string", b"")) or "\x00" in scope["path"]:
+            await _nul()(scope, receive, send)
+        elif streamed or not routed:
+            # An NDJSON body answers for its lines one by one, as they come: only its size is watched here. A
+            # request no route takes is answered (404, 405) without its body being read.
+            await self.app(scope, _counted(receive, limit), send)
+        else:
+            body = await _read_body(receive, limit)
+            if body is None:
+                await _too_large(limit)(scope, receive, send)
+            elif has_nul(body):
+                await _nul()(scope, receive, send)
+            else:
+                await self.app(scope, _replayed(body, receive), send)
+
+
+def _has_body(headers: dict[bytes, bytes]) -> bool:
+    length = headers.get(b"content-length")
+    return length.strip() not in (b"", b"0") if length is not None else b"transfer-encoding" in headers
+
+
+def _route_keyed(scope: Scope) -> bool | None:
+    """Whether the route the request is for takes an API key; None when no route takes its path and method."""
+    app = scope["app"]
+    table: list[tuple[re.Pattern[str], set[str], bool]] | None = getattr(app.state, "keyed_table", None)
+    if table is None:
+        table = [
+            (compile_path(context.path)[0], set(context.methods or ()), _takes_key(context.dependant))
+            for context in iter_route_contexts(app.routes)
+            if context.path is not None and getattr(context, "dependant", None) is not None
+        ]
+        app.state.keyed_table = table
+    return next(
+        (keyed for path, methods, keyed in table if scope["method"] in methods and path.match(scope["path"])), None
+    )
+
+
+def _takes_key(dependant: Dependant) -> bool:
+    return any(sub.call is authenticate or _takes_key(sub) for sub in dependant.dependencies)
+
+
+async def _refused_key(scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
+    """The answer when the key is missing or not valid, or None to go on (a body waits for this)."""
+    key = bearer_key(headers.get(b"authorization", b"").decode("latin-1"))
+    if key is None:
+        return problem_response(401, slug="unauthorized", detail=MISSING_KEY, headers={"WWW-Authenticate": "Bearer"})
+    state = scope["app"].state
+    try:
+        if await key_known(state, key):
+            return None
+        refused = await failed_authentication(state, client_address(scope))
+    except DBAPIError:
+        return problem_response(
+            503, slug="unavailable", detail="The database is not reachable; try again.", headers={"Retry-After": "2"}
+        )
+    return problem_response(refused.status, slug=refused.slug, detail=refused.detail, headers=refused.headers)
 
 
 def _refused_media_type(method: str, headers: dict[bytes, bytes], accepted: tuple[str, ...]) -> bool:

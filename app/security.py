@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 import uuid
@@ -11,11 +12,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import text
+from starlette.datastructures import State
+from starlette.types import Scope
 
 from app.actor import Actor, attach
 from app.db import Session
-from app.errors import Forbidden, TooManyRequests, Unauthorized
+from app.errors import DomainError, Forbidden, TooManyRequests, Unauthorized
 from app.models.api_keys import Role
 from app.tenancy import TENANT_SQL
 
@@ -25,6 +29,11 @@ _AUTHENTICATE = (
     f"{TENANT_SQL.format('a.controller_id')} FROM rekisteri_authenticate(:h) a"
 )
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `rekisteri keys create`.")
+MISSING_KEY = "An API key is required: Authorization: Bearer <key>."
+UNKNOWN_KEY = "The API key is not valid or has been revoked."
+# An address's failed authentications are counted in the rate limit's table, under an id made from the address
+# in a namespace of their own (a version-5 UUID: never a key's id, which is random, version 4).
+_FAILURES = uuid.UUID("6d1c1f3e-5a0b-4c52-9a43-2f1e8b7d0c11")
 
 
 def generate_key() -> str:
@@ -44,7 +53,7 @@ async def authenticate(
 ) -> Actor:
     """Resolve the bearer key to an actor and scope the transaction to its controller."""
     if credentials is None or not credentials.credentials:
-        raise Unauthorized("An API key is required: Authorization: Bearer <key>.")
+        raise Unauthorized(MISSING_KEY)
     # The lookup goes through a SECURITY DEFINER function: the application role cannot read api_key
     # rows of a controller before it knows which controller it acts for.
     # One round trip: find the key and scope the transaction to its controller.
@@ -55,12 +64,71 @@ async def authenticate(
         )
     ).one_or_none()
     if row is None:
-        raise Unauthorized("The API key is not valid or has been revoked.")
+        raise await failed_authentication(request.app.state, client_address(request.scope))
     actor = Actor(controller_id=row.controller_id, key_id=row.id, name=row.name, role=row.role, recipient=row.recipient)
     attach(session, actor)
     request.state.key_id = str(actor.key_id)
     await _within_rate(request, row.id)
     return actor
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, read as HTTPBearer reads it; None when there is none."""
+    scheme, key = get_authorization_scheme_param(authorization)
+    return key if scheme.lower() == "bearer" and key else None
+
+
+def client_address(scope: Scope) -> str:
+    """Who asks, for counting failed authentications: the peer's address as the server gives it.
+
+    Behind a proxy the server trusts (uvicorn's `FORWARDED_ALLOW_IPS`), that is the client's address from
+    X-Forwarded-For; from anyone else the header is ignored. An IPv6 address counts as its /64, which one
+    machine usually holds whole: its next address is no new client.
+    """
+    client = scope.get("client")
+    host = client[0] if client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address)
+
+
+async def key_known(state: State, key: str) -> bool:
+    """Tell whether a key is live, before anything else is done for its request (its body is not read yet)."""
+    async with state.autocommit_engine.connect() as conn:
+        found = await conn.execute(text("SELECT id FROM rekisteri_authenticate(:h)"), {"h": hash_key(key)})
+        return found.first() is not None
+
+
+async def failed_authentication(state: State, address: str) -> DomainError:
+    """Count a failed authentication from `address`: 401, or 429 once the address has failed too often.
+
+    The count is kept in PostgreSQL like a key's rate (GCRA, shared by every API process): `limit` failures
+    at once, then one every window/limit seconds. A missing key is not counted: it costs the service nothing.
+    A valid key is never refused for its address's failures, so one broken client behind a shared address
+    (or a proxy that is not trusted) does not lock out the others.
+    """
+    settings = state.settings
+    if settings.auth_failure_limit <= 0:
+        return Unauthorized(UNKNOWN_KEY)
+    async with state.autocommit_engine.connect() as conn:
+        wait = await conn.scalar(
+            text("SELECT rekisteri_rate_hit(:k, :rate, :burst)"),
+            {
+                "k": uuid.uuid5(_FAILURES, address),
+                "rate": settings.auth_failure_limit / settings.auth_failure_window,
+                "burst": settings.auth_failure_limit,
+            },
+        )
+    if wait:
+        return TooManyRequests(
+            "Too many failed authentications from this address; check the key, and wait before trying again.",
+            retry_after=max(1, math.ceil(wait)),
+        )
+    return Unauthorized(UNKNOWN_KEY)
 
 
 async def _within_rate(request: Request, key_id: uuid.UUID) -> None:

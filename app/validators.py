@@ -89,5 +89,14 @@ def _email_in_own_words(value: object, handler: ValidatorFunctionWrapHandler) ->
 Email = Annotated[EmailStr, WrapValidator(_email_in_own_words)]
 
 
-# A NUL character in JSON text, escaped (\u0000, not \\u0000) or raw: PostgreSQL cannot store it in text.
-NUL_IN_JSON = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|\x00")
+def has_nul(data: bytes) -> bool:
+    """Tell whether JSON text holds a NUL character (PostgreSQL cannot store it), raw or as \\u0000 (not \\\\u0000).
+
+    In time linear in the text and at the speed of a byte search (no step per byte in Python, nor a regular
+    expression tried at every position, which took 50 ms a MiB on the event loop): inside a JSON string each
+    backslash begins an escape, so once every escaped backslash (a pair) is taken out, an odd backslash before
+    `u0000` is all that is left of a NUL's escape.
+    """
+    if b"\x00" in data:
+        return True
+    return b"\\u0000" in data and b"\\u0000" in data.replace(b"\\\\", b"")

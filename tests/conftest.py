@@ -25,6 +25,8 @@ os.environ["REKISTERI_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_byte
 os.environ["REKISTERI_ENVIRONMENT"] = "development"
 # One key makes thousands of calls in a test run; tests/test_limits.py sets a rate limit of its own.
 os.environ["REKISTERI_RATE_LIMIT_PER_SECOND"] = "0"
+# Tests send unknown keys from one address all the time; tests/test_limits.py sets a failure limit of its own.
+os.environ["REKISTERI_AUTH_FAILURE_LIMIT"] = "0"
 # The contract run sends bodies of megabytes; tests/test_limits.py sets a small limit of its own.
 os.environ["REKISTERI_MAX_BODY_BYTES"] = str(64 * 1024 * 1024)
 os.environ.pop("REKISTERI_DATABASE_URL", None)

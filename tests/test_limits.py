@@ -3,6 +3,7 @@ CORS off unless configured, security headers on HTML, and API keys that never re
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
+from app.validators import has_nul
 from tests.conftest import Tenant, new_customer
 from tests.ports import free_port
 from tests.test_cli import ROOT
@@ -106,6 +108,26 @@ def test_a_nul_character_is_422_before_anything_is_done(
     response = client.post(path, content=body, headers=tenant.headers(**{"Content-Type": "application/json"}))
     assert response.status_code == 422
     assert "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("text", "nul"),
+    [
+        (b'{"a": "b"}', False),
+        (b'{"a": "\x00"}', True),  # raw
+        (b'{"a": "\\u0000"}', True),  # escaped
+        (b'{"a": "\\\\u0000"}', False),  # an escaped backslash, then the text u0000
+        (b'{"a": "\\\\\\u0000"}', True),  # an escaped backslash, then a NUL
+        (b'{"a": "\\\\\\\\u0000"}', False),
+        (b'{"a": "\\n\\\\u0000"}', False),  # another escape before the pair
+        (b'{"a": "\\u005cu0000"}', False),  # a backslash escaped as \u005c, then the text u0000
+        (b'{"a": "' + b"\\\\" * 100_000 + b'\\u0000"}', True),
+        (b'{"a": "' + b"\\\\u0000" * 100_000 + b'"}', False),
+    ],
+)
+def test_a_nul_is_found_in_any_json_text(text: bytes, nul: bool) -> None:
+    assert has_nul(text) is nul
+    assert ("\x00" in json.loads(text, strict=False)["a"]) is nul  # as a JSON parser reads it
 
 
 def test_an_escaped_backslash_before_u0000_is_text(client: TestClient, tenant: Tenant) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
 
-from app.ndjson import Line, lines
+from app.ndjson import Line, Splitter, lines, parsed
 
 
 async def _chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
@@ -77,16 +77,52 @@ def test_a_last_line_over_the_limit(parts: list[bytes]) -> None:
     assert read(parts) == [(1, b"{}"), (2, None)]
 
 
-def test_time_is_linear_in_a_long_line_sent_in_small_chunks() -> None:
-    # A splitter that copies what it holds on every chunk takes time quadratic in the line's length.
-    def once(size: int) -> float:
-        parts = [b"a" * 64] * (size // 64) + [b"\n"]
-        started = time.perf_counter()
-        assert read(parts, max_line=size) == [(1, b"a" * size)]
-        return time.perf_counter() - started
+def split(parts: list[bytes], max_line: int) -> tuple[Splitter, list[Line]]:
+    splitter = Splitter(max_line)
+    found = []
+    for part in parts:
+        found += splitter.feed(part)
+        assert splitter.held <= max_line  # never more than a line's worth held, however it comes
+    return splitter, found + splitter.end()
 
-    def seconds(size: int) -> float:
-        return min(once(size) for _ in range(3))  # the best of three: a busy machine only adds
 
-    small, large = seconds(1 << 18), seconds(1 << 20)
-    assert large < small * 12  # four times the input: about four times the time, far from sixteen
+def test_a_long_line_in_small_chunks_is_copied_in_linear_work() -> None:
+    # A splitter that re-copies what it holds on every chunk copies a line of n bytes in k chunks k/2 times
+    # over: here 8192 chunks, 4096 times the line. Each byte is copied at most twice here.
+    size = 1 << 19
+    splitter, found = split([b"a" * 64] * (size // 64) + [b"\n"], max_line=size)
+    assert found == [Line(1, b"a" * size)]
+    assert splitter.copied <= 2 * size
+
+
+def test_many_lines_in_one_chunk_are_copied_once() -> None:
+    body = b"".join(b'{"n": %d}\n' % i for i in range(10_000))
+    splitter, found = split([body], max_line=64)
+    assert len(found) == 10_000
+    assert splitter.copied <= len(body)
+
+
+def test_a_line_over_the_limit_is_not_held() -> None:
+    splitter, found = split([b"{" + b"x" * 4096] * 256 + [b"}\n{}"], max_line=1024)
+    assert found == [Line(1, None), Line(2, b"{}")]
+    assert splitter.copied <= 2 * 1024
+
+
+def test_parsed_numbers_each_line_and_parses_it_off_the_event_loop() -> None:
+    loop_thread = threading.get_ident()
+    threads = set()
+
+    def parse(data: bytes) -> int:
+        threads.add(threading.get_ident())
+        return len(data)
+
+    async def collect() -> list[tuple[int, int | None]]:
+        parts = [b"a\n\nbb\n", b"x" * 40, b"\nccc"] * 3000
+        return [item async for item in parsed(_chunks(parts), max_line=16, parse=parse)]
+
+    results = asyncio.run(collect())
+    # Four lines a repeat, one of them blank; `ccc` runs on into the next repeat's `a`; the last has no newline.
+    assert results[:5] == [(1, 1), (3, 2), (4, None), (5, 4), (7, 2)]
+    assert len(results) == 3 * 3000 + 1
+    assert results[-1] == (4 * 3000 + 1, 3)
+    assert loop_thread not in threads

@@ -74,9 +74,9 @@ _IMPORT_EXAMPLE = (
     summary="Import customers (NDJSON), upserting by external id",
     description="One customer per line, as `PUT /v1/customers/by-external-id/{external_id}` takes one, with its "
     "`external_id` in the line: a new one creates the customer, a known one replaces it. Every change is "
-    "audited. A line that is not JSON, not a valid customer, longer than a JSON body may be "
-    "(`REKISTERI_MAX_BODY_BYTES`), or not allowed (the person was erased, or is restricted and the line changes "
-    "more than the contested fields) applies nothing and is reported by "
+    "audited. A line that is not JSON, not a valid customer, longer than 128 KiB (or than a JSON body may be, "
+    "`REKISTERI_MAX_BODY_BYTES`, if that is less), or not allowed (the person was erased, or is restricted and "
+    "the line changes more than the contested fields) applies nothing and is reported by "
     "number; every other line applies whole. The import is one transaction: if the connection drops or the "
     "server dies before the answer, nothing of it was applied. `on_error=abort`: one bad line and nothing is "
     "applied (422, with every bad line). Streamed: send as much as you like in one body (up to "
@@ -127,7 +127,7 @@ async def import_customers(
         chunks=request.stream(),
         abort_on_error=on_error == "abort",
         digest=digest,
-        max_line=request.app.state.settings.max_body_bytes,
+        max_line=min(request.app.state.settings.max_body_bytes, customer_import.MAX_LINE),
     )
     if on_error == "abort" and report.failed:
         raise report.refusal(f"{report.failed} line(s) are not valid; nothing was imported.")

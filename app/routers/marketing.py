@@ -147,11 +147,12 @@ async def check_many(
     in_flight: deque[asyncio.Task[bytes]] = deque()
     try:
         batch: list[campaign.Line] = []
-        async for line in ndjson.lines(request.stream(), max_line=MAX_LINE):
-            if line.data is None:
-                batch.append(campaign.Line(line.number, invalid=f"longer than {MAX_LINE} bytes"))
-            else:
-                batch.append(campaign.parse_line(line.number, line.data))
+        # Lines are split and parsed in a worker thread; here they are only numbered and batched.
+        async for number, line in ndjson.parsed(request.stream(), max_line=MAX_LINE, parse=campaign.parse_line):
+            if line is None:
+                line = campaign.Line(number, invalid=f"longer than {MAX_LINE} bytes")
+            line.number = number
+            batch.append(line)
             if len(batch) >= campaign.BATCH:
                 in_flight.append(asyncio.create_task(answer(batch)))
                 batch = []

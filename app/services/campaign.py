@@ -20,6 +20,7 @@ from app.json import loads
 from app.models.disclosures import DisclosureChannel
 from app.models.marketing import Channel, Reason
 from app.models.suppression import EntryKind
+from app.ndjson import paced
 from app.services import disclosures, suppression
 from app.services.marketing import read_facts
 from app.services.marketing_rules import decide
@@ -38,30 +39,30 @@ class Line:
     invalid: str | None = None
 
 
-def parse_line(number: int, raw: bytes) -> Line:
-    """One NDJSON line: an object with exactly one identifier."""
+def parse_line(raw: bytes) -> Line:
+    """One NDJSON line: an object with exactly one identifier; numbered by the caller, safe in a worker thread."""
     try:
         item = loads(raw)
     except ValueError:
-        return Line(number, invalid="not JSON")
+        return Line(0, invalid="not JSON")
     if not isinstance(item, dict) or len(item) != 1:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+        return Line(0, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
     ((key, value),) = item.items()
     if key not in IDENTIFIER_KEYS or not isinstance(value, str) or not value or "\x00" in value:
-        return Line(number, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
+        return Line(0, invalid="give an object with exactly one of " + ", ".join(IDENTIFIER_KEYS))
     if key == "customer_id":
         try:
             value = str(uuid.UUID(value))
         except ValueError:
-            return Line(number, invalid="customer_id is not a UUID")
+            return Line(0, invalid="customer_id is not a UUID")
     elif key == "email":
         value = value.strip().lower()
     elif key == "phone":
         try:
             value = normalise_phone(value) or ""
         except ValueError:
-            return Line(number, key=key, value=None)  # no customer can have it, no list can hold it
-    return Line(number, key=key, value=value)
+            return Line(0, key=key, value=None)  # no customer can have it, no list can hold it
+    return Line(0, key=key, value=value)
 
 
 _RESOLVE = {
@@ -105,13 +106,17 @@ async def check_batch(
     matches = await _resolve(session=session, actor=actor, lines=lines)
     ids = {cid for group in matches.values() for cid in group}
     matcher = suppression.Matcher(actor.controller_id)
-    listed = {line.number: d for line in lines if (d := _listed(matcher, line)) is not None}
+    listed: dict[int, bytes] = {}
+    # A turn of the event loop every few hundred lines here and below: 5000 of them took 10-25 ms in one go.
+    async for line in paced(lines):
+        if (digest := _listed(matcher, line)) is not None:
+            listed[line.number] = digest
     facts, hits = await read_facts(
         session=session, actor=actor, customer_ids=ids, channels=[channel], also=set(listed.values())
     )
     answers = []
     answered: set[uuid.UUID] = set()
-    for line in lines:
+    async for line in paced(lines):
         if line.invalid is not None:
             answers.append(
                 {"line": line.number, "allowed": False, "reason": "invalid_identifier", "detail": line.invalid}

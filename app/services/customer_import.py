@@ -2,8 +2,9 @@
 
 Every line is a whole customer, as `PUT /v1/customers/by-external-id/{external_id}` takes it (its `external_id`
 in the line): a new external id creates, a known one replaces. A line that is not JSON, not a valid customer,
-longer than the PUT's body may be, or not allowed (the person erased, or restricted and the line changes more
-than the contested fields) is reported with its number and applies nothing; every other line applies whole.
+longer than MAX_LINE (or than the PUT's body may be), or not allowed (the person erased, or restricted and the
+line changes more than the contested fields) is reported with its number and applies nothing; every other line
+applies whole.
 Nothing is committed before the last line: an import cut short (a dropped connection, a killed process) leaves
 the register as it was. With `on_error=abort`, one bad line applies none.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -33,9 +35,15 @@ from app.errors import DomainError, message_of
 from app.models.customers import Customer, CustomerCreate, CustomerFields, CustomerKind
 from app.ndjson import LineReport
 from app.services.customers import apply, check_editable, lock_external_ids, record_sources
-from app.validators import NUL_IN_JSON
+from app.validators import has_nul
 
 BATCH = 1000
+# The longest line taken (unless a JSON body may not be as long): the largest valid customer, every character of
+# every field written as a \\u escape of a surrogate pair, is about 36 KiB. A line is parsed in one call that
+# holds the interpreter, so its length bounds the pause it can cause (a few ms at this size, not 20 at 1 MiB).
+MAX_LINE = 128 * 1024
+SLICE = 20  # customers built, flushed and sealed between two turns of the event loop
+MAX_UNKNOWN = 10  # a line's unknown fields named; a line of ten thousand keys is not answered with each
 SMALL = 100  # an import of up to this many ids locks each; a larger one, every external id of the controller
 _KNOWN = text(
     "SELECT c.* FROM unnest(CAST(:ids AS text[])) AS wanted(external_id) CROSS JOIN LATERAL "
@@ -43,6 +51,8 @@ _KNOWN = text(
     "FOR UPDATE) AS c"
 )
 _FIELDS = tuple(CustomerFields.model_fields)
+_TAKEN = frozenset(CustomerCreate.model_fields)
+_EXTRA = "Extra inputs are not permitted"  # pydantic's words, as a JSON body's unknown field gets them
 
 
 @dataclass
@@ -60,8 +70,8 @@ def _problems(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:
-    """One line as a customer, or what is wrong with it."""
-    if NUL_IN_JSON.search(line):
+    """One line as a customer, or what is wrong with it; safe in a worker thread."""
+    if has_nul(line):
         return [{"loc": [], "msg": "a NUL character (\\u0000) cannot be stored", "type": "string_nul"}]
     try:
         raw = orjson.loads(line)
@@ -69,6 +79,17 @@ def parse(line: bytes) -> CustomerCreate | list[dict[str, Any]]:
         return [{"loc": [], "msg": "not a JSON object", "type": "json_invalid"}]
     if not isinstance(raw, dict):
         return [{"loc": [], "msg": "not a JSON object", "type": "json_invalid"}]
+    # Fields the model does not have, found here and named a few: validated whole, each would be an error of its
+    # own, and listing a hundred thousand of them held the interpreter for a second.
+    unknown = list(islice((key for key in raw if key not in _TAKEN), MAX_UNKNOWN))
+    if unknown:
+        problems = [{"loc": [key], "msg": _EXTRA, "type": "extra_forbidden"} for key in unknown]
+        known = {key: value for key, value in raw.items() if key in _TAKEN}
+        try:
+            CustomerCreate.model_validate(known)
+        except ValidationError as exc:
+            return _problems(exc) + problems
+        return problems
     try:
         data = CustomerCreate.model_validate(raw)
     except ValidationError as exc:
@@ -89,6 +110,28 @@ async def _hashed(chunks: AsyncIterator[bytes], digest: Any) -> AsyncIterator[by
         yield chunk
 
 
+def _apply_line(
+    *, session: AsyncSession, actor: Actor, known: dict[str, Customer], data: CustomerCreate, report: ImportReport
+) -> None:
+    values: dict[str, Any] = dict.fromkeys(_FIELDS) | data.model_dump(exclude_unset=True)
+    values["kind"] = values.get("kind") or CustomerKind.private
+    customer = known.get(data.external_id or "")
+    if customer is None:
+        # Validated once already, as the line: a table model is built without validating again.
+        customer = Customer(**values, controller_id=actor.controller_id)
+        record_sources(customer, values)
+        session.add(customer)
+        known[data.external_id or ""] = customer
+        report.created += 1
+        return
+    # The line was validated whole (CustomerCreate), so once allowed it applies whole.
+    check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
+    if apply(customer, values):
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
 async def _apply_batch(
     *, session: AsyncSession, actor: Actor, batch: list[tuple[int, CustomerCreate]], report: ImportReport
 ) -> None:
@@ -102,29 +145,16 @@ async def _apply_batch(
             select(Customer).from_statement(_KNOWN), {"ids": ids, "controller_id": actor.controller_id}
         )
     }
-    for number, data in batch:
-        values: dict[str, Any] = dict.fromkeys(_FIELDS) | data.model_dump(exclude_unset=True)
-        values["kind"] = values.get("kind") or CustomerKind.private
-        customer = known.get(data.external_id)
-        try:
-            if customer is None:
-                # Validated once already, as the line: a table model is built without validating again.
-                customer = Customer(**values, controller_id=actor.controller_id)
-                record_sources(customer, values)
-                session.add(customer)
-                known[data.external_id] = customer
-                report.created += 1
-                continue
-            # The line was validated whole (CustomerCreate), so once allowed it applies whole.
-            check_editable(customer, {k for k, v in values.items() if getattr(customer, k) != v})
-            if apply(customer, values):
-                report.updated += 1
-            else:
-                report.unchanged += 1
-        except DomainError as exc:
-            report.refuse(number, [{"loc": [], "msg": exc.detail, "type": exc.slug}])
-    await session.flush()
-    await session.run_sync(seal)
+    # A slice at a time between two turns of the event loop: building, flushing and sealing a whole batch in
+    # one go held the loop for half a second; a slice takes a few milliseconds.
+    for start in range(0, len(batch), SLICE):
+        for number, data in batch[start : start + SLICE]:
+            try:
+                _apply_line(session=session, actor=actor, known=known, data=data, report=report)
+            except DomainError as exc:
+                report.refuse(number, [{"loc": [], "msg": exc.detail, "type": exc.slug}])
+        await session.flush()
+        await session.run_sync(seal)
     session.expunge_all()
 
 
@@ -139,20 +169,22 @@ async def run(
 ) -> ImportReport:
     """Import the NDJSON body, feeding its bytes to `digest` (the Idempotency-Key's fingerprint).
 
-    A line over `max_line` bytes is refused unread, as the body of the PUT it stands for would be.
+    A line over `max_line` bytes is refused unread (`too_long`). The lines are parsed in a worker thread
+    (app/ndjson.py); the event loop only applies them, a batch at a time.
     """
     report = ImportReport()
     batch: list[tuple[int, CustomerCreate]] = []
     locked = False  # the external-id locks: another import, PUT or POST of these ids waits until this commits
-    async for line in ndjson.lines(_hashed(chunks, digest), max_line=max_line):
+    async for number, parsed in ndjson.parsed(_hashed(chunks, digest), max_line=max_line, parse=parse):
         report.lines += 1
-        parsed = parse(line.data) if line.data is not None else _too_long(max_line)
+        if parsed is None:
+            parsed = _too_long(max_line)
         if isinstance(parsed, list):
-            report.refuse(line.number, parsed)
+            report.refuse(number, parsed)
             continue
         if abort_on_error and report.failed:
             continue  # nothing will be applied: only find the other bad lines
-        batch.append((line.number, parsed))
+        batch.append((number, parsed))
         if len(batch) >= BATCH:
             if not locked:  # more batches may follow: every id's lock now, before any row lock
                 await lock_external_ids(session=session, actor=actor, external_ids=None)
