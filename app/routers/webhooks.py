@@ -17,7 +17,7 @@ from app.models.webhooks import (
     WebhookPage,
     WebhookPublic,
 )
-from app.pagination import cut, decode_uuid
+from app.pagination import cut, decode_time_id, decode_uuid, encode_cursor
 from app.routers._http import Cursor, Limit
 from app.security import Admin
 from app.services import webhooks as service
@@ -89,10 +89,10 @@ async def list_deliveries(
         session=session,
         actor=actor,
         webhook_id=webhook_id,
-        after=decode_uuid(cursor) if cursor else None,
+        after=decode_time_id(cursor) if cursor else None,
         limit=limit + 1,
     )
-    rows, next_url = cut(rows, limit, request.url, lambda row: str(row[0].id))
+    rows, next_url = cut(rows, limit, request.url, lambda row: encode_cursor(row[0].created_at, row[0].id))
     return DeliveryPage(
         items=[
             DeliveryPublic(

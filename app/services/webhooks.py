@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import standardwebhooks
-from sqlalchemy import or_, text
+from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -93,9 +93,15 @@ async def delete(*, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) 
 
 
 async def deliveries(
-    *, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    webhook_id: uuid.UUID,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[tuple[WebhookDelivery, str]]:
-    """A subscription's deliveries, newest first, with the event type of each."""
+    """A subscription's deliveries, newest first (by time, then id), with the event type of each; `after` is the
+    (created_at, id) of the last one of the page before."""
     # The history stays readable after the subscription is stopped.
     found = await session.scalar(scoped(Webhook, actor, Webhook.id).where(Webhook.id == webhook_id))
     if found is None:
@@ -109,8 +115,9 @@ async def deliveries(
         .where(WebhookDelivery.webhook_id == webhook_id)
     )
     if after is not None:
-        query = query.where(WebhookDelivery.id < after)
-    rows = await session.execute(query.order_by(col(WebhookDelivery.id).desc()).limit(limit))
+        query = query.where(func.row(WebhookDelivery.created_at, WebhookDelivery.id) < func.row(*after))
+    newest_first = (col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
+    rows = await session.execute(query.order_by(*newest_first).limit(limit))
     return [(delivery, event_type) for delivery, event_type in rows]
 
 
