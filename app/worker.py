@@ -14,6 +14,7 @@ import procrastinate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import jobs
+from app.config import get_settings
 from app.db import libpq_url, make_engine, make_sessionmaker
 from app.models.base import utcnow
 from app.models.controllers import Controller
@@ -126,7 +127,7 @@ async def run(database_url: str, *, wait: bool = True, own_signals: bool = False
     engine = make_engine(database_url, pool_size=4, max_overflow=0)
     resources: list[Resources] = []
     queue = build(database_url, resources)
-    async with httpx.AsyncClient(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
+    async with webhooks.receiver_client(get_settings()) as client:
         resources.append(Resources(make_sessionmaker(engine), client))
         try:
             async with queue.open_async():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import ipaddress
 import secrets
 import time
 import uuid
@@ -20,14 +19,14 @@ from sqlmodel import col
 
 from app import jobs
 from app.actor import Actor
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.errors import NotFound, Unprocessable
 from app.json import dumps
 from app.models.base import utcnow
 from app.models.customers import Customer
 from app.models.disclosures import DisclosureChannel
 from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
-from app.services import disclosures
+from app.services import disclosures, receivers
 from app.subject_keys import default_keyring
 from app.tenancy import same_tenant, scoped
 
@@ -43,9 +42,13 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) -> tuple[Webhook, str]:
     """Subscribe a URL; return the subscription and its signing secret."""
-    if data.url.scheme != "https" and get_settings().environment != "development":
+    settings = get_settings()
+    if data.url.scheme != "https" and settings.environment != "development":
         # The events name people: they travel encrypted.
         raise Unprocessable("The webhook URL must use https.", loc=("body", "url"))
+    if receivers.literal_refused(data.url.host, private_addresses=bool(settings.webhook_private_addresses)):
+        # No probing inside: a name is checked again on every delivery, on the address connected to.
+        raise Unprocessable("The webhook URL must be on a public address.", loc=("body", "url"))
     # GDPR Art. 30(1)(d), 15(1)(c): a subscriber is a recipient of the register, and its deliveries are logged
     # as disclosures to it.
     await disclosures.require_recipient(
@@ -278,16 +281,16 @@ async def _log_disclosure(
     )
 
 
-async def address_allowed(url: str, *, allow_private: bool) -> bool:
-    """Refuse receivers on loopback, private, link-local or other non-public addresses (no probing inside)."""
-    if allow_private:
-        return True
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_global for info in infos)
+def receiver_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client deliveries go out with: to public https receivers only, unless the settings allow
+    private ones (development), on the address it checked; redirects are not followed (one could point inside)."""
+    private = bool(settings.webhook_private_addresses)
+    transport = receivers.ReceiverTransport(
+        permits=(lambda _: True) if private else receivers.public,
+        plain_http=settings.environment == "development",
+        resolve=receivers.SystemResolver(threads=8),
+    )
+    return httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
 
 
 class DeliveryFailed(Exception):
@@ -308,15 +311,13 @@ async def _post(client: httpx.AsyncClient, webhook: Webhook, event: WebhookEvent
     started = time.perf_counter()
     status_code, error = None, None
     try:
-        if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
-            error = "AddressNotAllowed"
-        else:
-            # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
-            async with (
-                asyncio.timeout(DEADLINE),
-                client.stream("POST", webhook.url, content=body, headers=headers) as response,
-            ):
-                status_code = response.status_code
+        # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline. The
+        # client's transport refuses receivers on addresses not allowed (receivers.py).
+        async with (
+            asyncio.timeout(DEADLINE),
+            client.stream("POST", webhook.url, content=body, headers=headers) as response,
+        ):
+            status_code = response.status_code
     except (httpx.HTTPError, TimeoutError, OSError) as exc:
         error = type(exc).__name__
     return {
