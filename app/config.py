@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (one-machine set-ups)."
     )
+    worker_concurrency: int = Field(
+        default=32, ge=2, description="Jobs a worker runs at once; webhook deliveries mostly wait on the network."
+    )
+    webhook_controller_concurrency: int = Field(
+        default=8, ge=1, description="Job slots of a worker one controller's deliveries may hold at once."
+    )
+    webhook_subscriber_concurrency: int = Field(
+        default=2, ge=1, description="Deliveries under way to one subscriber at once, per worker."
+    )
     identity_pauses_clock: bool = Field(
         default=True,
         description="While a request awaits proof of identity, its deadline stands still (Art. 12(6)).",
@@ -83,6 +92,15 @@ class Settings(BaseSettings):
     def _private_webhooks_in_development(self) -> Settings:
         if self.webhook_private_addresses is None:
             self.webhook_private_addresses = self.environment == "development"
+        return self
+
+    @model_validator(mode="after")
+    def _no_controller_takes_every_slot(self) -> Settings:
+        if self.webhook_controller_concurrency >= self.worker_concurrency:
+            raise ValueError(
+                "REKISTERI_WEBHOOK_CONTROLLER_CONCURRENCY must be below REKISTERI_WORKER_CONCURRENCY, "
+                "or one controller's slow receivers can hold up every other's webhooks"
+            )
         return self
 
     @model_validator(mode="after")

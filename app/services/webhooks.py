@@ -1,17 +1,14 @@
-"""Webhooks: subscribe, enqueue events in the changing transaction, deliver them signed (Standard Webhooks)."""
+"""Webhooks: subscribe, and enqueue events in the changing transaction (the worker delivers them: delivery.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import secrets
-import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import standardwebhooks
 from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,20 +16,13 @@ from sqlmodel import col
 
 from app import jobs
 from app.actor import Actor
-from app.config import Settings, get_settings
+from app.config import get_settings
 from app.errors import NotFound, Unprocessable
-from app.json import dumps
 from app.models.base import utcnow
-from app.models.customers import Customer
-from app.models.disclosures import DisclosureChannel
-from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
+from app.models.webhooks import EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
 from app.services import disclosures, receivers
 from app.subject_keys import default_keyring
 from app.tenancy import same_tenant, scoped
-
-MAX_ATTEMPTS = 9  # the first try and eight retries, 4 s to 18 h apart: about a day in all
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-DEADLINE = 15.0  # seconds for a whole delivery, however slowly the receiver trickles
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -221,146 +211,3 @@ async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uui
         ),
         {"c": actor.controller_id, "s": subject_id},
     )
-
-
-async def _drop_transient(*, session: AsyncSession, event: WebhookEvent) -> None:
-    keys = TRANSIENT.get(event.type)
-    if not keys:
-        return
-    # The event's deliveries to several subscribers may settle at the same moment, each in its own
-    # transaction and each seeing the others still pending: then none would drop the values. Taking the
-    # event's row lock first makes them settle one after another, so the last sees the others settled
-    # (and the payload as they left it).
-    locked = await session.scalar(
-        scoped(WebhookEvent, event.controller_id)
-        .where(WebhookEvent.id == event.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert locked is not None
-    event = locked
-    pending = await session.scalar(
-        scoped(WebhookDelivery, event.controller_id, WebhookDelivery.id)
-        .where(
-            WebhookDelivery.event_id == event.id,
-            WebhookDelivery.status == DeliveryStatus.pending,
-        )
-        .limit(1)
-    )
-    if pending is None:
-        data = {k: (None if k in keys else v) for k, v in event.payload.get("data", {}).items()}
-        event.payload = {**event.payload, "data": data}
-
-
-async def _log_disclosure(
-    *, session: AsyncSession, webhook: Webhook, event: WebhookEvent, delivery: WebhookDelivery
-) -> None:
-    """The delivery took the person's data to the subscriber's recipient: log it, committing with the delivery's
-    status (GDPR Art. 15(1)(c), 30(1)(d)). Not the erasure event (docs/webhooks.md), nor anything about a person
-    erased meanwhile: the row lock waits for an erasure under way, which then takes the entry with the rest."""
-    categories = disclosures.event_categories(event.type, event.payload.get("data") or {})
-    if categories is None or event.subject_id is None:
-        return
-    erased = await session.execute(
-        scoped(Customer, event.controller_id, Customer.erased_at)
-        .where(Customer.id == event.subject_id)
-        .with_for_update(read=True)
-    )
-    row = erased.one_or_none()
-    if row is None or row.erased_at is not None:
-        return
-    await disclosures.record(
-        session=session,
-        tenant=event.controller_id,
-        customer_ids=[event.subject_id],
-        recipient=webhook.recipient,
-        categories=categories,
-        channel=DisclosureChannel.webhook,
-        reference=delivery.id,
-        at=delivery.delivered_at,
-    )
-
-
-def receiver_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client deliveries go out with: to public https receivers only, unless the settings allow
-    private ones (development), on the address it checked; redirects are not followed (one could point inside)."""
-    private = bool(settings.webhook_private_addresses)
-    transport = receivers.ReceiverTransport(
-        permits=(lambda _: True) if private else receivers.public,
-        plain_http=settings.environment == "development",
-        resolve=receivers.SystemResolver(threads=8),
-    )
-    return httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
-
-
-class DeliveryFailed(Exception):
-    """The subscriber did not take the event; the queue retries with backoff."""
-
-
-async def _post(client: httpx.AsyncClient, webhook: Webhook, event: WebhookEvent) -> dict[str, Any]:
-    """Send the event, signed, to the subscriber; the attempt as it is recorded."""
-    secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
-    body = dumps(event.payload)
-    timestamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": str(event.id),
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, str(event.id), timestamp, body),
-    }
-    started = time.perf_counter()
-    status_code, error = None, None
-    try:
-        # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline. The
-        # client's transport refuses receivers on addresses not allowed (receivers.py).
-        async with (
-            asyncio.timeout(DEADLINE),
-            client.stream("POST", webhook.url, content=body, headers=headers) as response,
-        ):
-            status_code = response.status_code
-    except (httpx.HTTPError, TimeoutError, OSError) as exc:
-        error = type(exc).__name__
-    return {
-        "at": utcnow().isoformat(),
-        "status_code": status_code,
-        "error": error,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
-
-
-async def deliver(
-    *, session: AsyncSession, client: httpx.AsyncClient, delivery_id: str, controller_id: str
-) -> str | None:
-    """Send one delivery and record the attempt; return why it must be tried again, or None once it is settled.
-
-    The caller commits the attempt before it has the queue retry: a failure raised in here would roll it back.
-    """
-    delivery = await session.scalar(
-        scoped(WebhookDelivery, uuid.UUID(controller_id))
-        .where(WebhookDelivery.id == uuid.UUID(delivery_id))
-        .with_for_update(skip_locked=True)
-    )
-    if delivery is None or delivery.status is not DeliveryStatus.pending:
-        return None  # another worker has it, or it is settled: deliver once
-    webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
-    event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
-    assert webhook is not None
-    assert event is not None
-    if webhook.deleted_at is not None:
-        delivery.status = DeliveryStatus.cancelled
-        await session.flush()
-        await _drop_transient(session=session, event=event)
-        return None
-    attempt = await _post(client, webhook, event)
-    delivery.attempts = [*delivery.attempts, attempt]
-    status_code = attempt["status_code"]
-    if status_code is not None and 200 <= status_code < 300:
-        delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
-        await _log_disclosure(session=session, webhook=webhook, event=event, delivery=delivery)
-    elif len(delivery.attempts) >= MAX_ATTEMPTS:
-        delivery.status = DeliveryStatus.failed
-    await session.flush()
-    if delivery.status is not DeliveryStatus.pending:
-        await _drop_transient(session=session, event=event)
-        return None
-    return f"attempt {len(delivery.attempts)} got {status_code or attempt['error']}"
