@@ -24,7 +24,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REKISTERI_", extra="ignore")
 
-    environment: Literal["development", "production"] = "development"
+    # Production rules unless told otherwise: `make run` and the tests opt into development.
+    environment: Literal["development", "production"] = "production"
     database_url: str | None = Field(
         default=None, description="postgresql+psycopg:// URL; unset starts the embedded server."
     )
@@ -106,7 +107,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _master_key_outside_development(self) -> Settings:
         if self.environment != "development" and self.master_key is None:
-            raise ValueError("REKISTERI_MASTER_KEY must be set outside development")
+            raise ValueError(
+                "REKISTERI_MASTER_KEY must be set outside development "
+                "(on a developer's machine, set REKISTERI_ENVIRONMENT=development)"
+            )
         return self
 
     def master_key_bytes(self) -> bytes:

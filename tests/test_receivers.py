@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import os
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -22,11 +25,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fastapi.testclient import TestClient
 
 from app.services import receivers
+from tests.conftest import Tenant, new_customer
 from tests.hanging import Hanging
 from tests.ports import free_port
-from tests.test_webhooks import Receiver
+from tests.test_cli import ROOT
+from tests.test_limits import wait_ready
+from tests.test_processes import stop
+from tests.test_webhooks import Receiver, add_recipient, prohibit, subscribe
+from tests.waiting import wait_for
 
 Db = psycopg.Connection[tuple[Any, ...]]
 
@@ -274,3 +283,79 @@ def test_a_name_that_resolves_to_loopback_is_delivered_to_only_where_private_add
     asyncio.run(go())
     assert len(receiver.received) == 1
     assert receiver.received[0][0]["host"] == f"localhost:{port}"
+
+
+# --- the default is production ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # an API process and a worker process
+def test_a_deployment_that_sets_only_the_database_and_the_master_key_runs_by_production_rules(
+    client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str, owner_db: Db
+) -> None:
+    """No REKISTERI_ENVIRONMENT: webhooks go only to https receivers on public addresses, both when subscribed
+    and when delivered (a subscription made earlier under development rules included)."""
+    env = {k: v for k, v in os.environ.items() if k != "REKISTERI_ENVIRONMENT"}
+    env["REKISTERI_DATABASE_URL"] = database_url
+    # Made under the development rules of the test app: a receiver on loopback.
+    subscribe(client, tenant, receiver.url.replace("http://", "https://"), description="Sisainen")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(port)
+        recipient = add_recipient(client, tenant, "Kauppa")
+        refused = {
+            url: httpx.post(
+                f"http://127.0.0.1:{port}/v1/webhooks",
+                json={"url": url, "recipient": recipient},
+                headers=tenant.headers(),
+                timeout=10,
+            )
+            for url in (
+                "http://shop.example.fi/hook",
+                "https://127.0.0.1/hook",
+                "https://localhost/hook",
+                "https://[::ffff:127.0.0.1]/hook",
+                "https://[::127.0.0.1]/hook",
+                "https://[64:ff9b::7f00:1]/hook",
+                "https://[2002:7f00:1::1]/hook",
+                "https://[fd00::1]/hook",
+            )
+        }
+        assert {url: r.status_code for url, r in refused.items()} == dict.fromkeys(refused, 422)
+        assert all(r.json()["errors"][0]["loc"] == ["body", "url"] for r in refused.values())
+        public = httpx.post(
+            f"http://127.0.0.1:{port}/v1/webhooks",
+            json={"url": "https://shop.example.fi/hook", "recipient": recipient},
+            headers=tenant.headers(),
+            timeout=10,
+        )
+        assert public.status_code == 201, public.text
+        httpx.delete(f"http://127.0.0.1:{port}{public.headers['location']}", headers=tenant.headers(), timeout=10)
+        # The loopback subscription made before is refused when delivered, and its receiver sees nothing.
+        prohibit(client, tenant, new_customer(client, tenant)["id"])
+
+        def attempted() -> list[Any]:
+            row = owner_db.execute(
+                "SELECT attempts FROM webhook_delivery WHERE controller_id = %s", (tenant.id,)
+            ).fetchone()
+            return row[0] if row else []
+
+        attempts = wait_for(attempted, timeout=30, message="the worker made no attempt")
+        assert attempts[0]["error"] == "AddressNotAllowed"
+        assert receiver.received == []
+    finally:
+        stop(server)
+        stop(worker)

@@ -367,6 +367,19 @@ def test_private_receivers_only_in_development() -> None:
     assert Settings(environment="production", master_key=key).webhook_private_addresses is False
 
 
+def test_production_rules_unless_development_is_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that sets only its database and master key gets production rules: webhooks to public https
+    receivers only. `make run` and the tests ask for development."""
+    from app.config import Settings
+
+    monkeypatch.delenv("REKISTERI_ENVIRONMENT", raising=False)
+    settings = Settings(master_key=base64.urlsafe_b64encode(b"k" * 32).decode())
+    assert settings.environment == "production"
+    assert settings.webhook_private_addresses is False
+    with pytest.raises(ValueError, match="REKISTERI_MASTER_KEY must be set"):
+        Settings(master_key=None)
+
+
 # --- the subscriber is a recipient of the register (GDPR Art. 30(1)(d), 15(1)(c)) --------------------------------
 
 
