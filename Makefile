@@ -20,12 +20,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $@
 
+# The service defaults to production rules (https receivers on public addresses, a master key required);
+# `make run` is a developer's machine and says so.
+run: export REKISTERI_ENVIRONMENT ?= development
 run: install  ## migrate, create the default controller, serve http://127.0.0.1:8000/docs
 	$(BIN)/rekisteri db upgrade
 	@id=$$($(BIN)/rekisteri controllers create --profile $(PROFILE) --if-missing) && \
 	  echo "controller $$id ($(PROFILE))" && \
 	  echo "create your first admin key (in another terminal):" && \
-	  echo "  $(BIN)/rekisteri keys create --controller $$id --name 'Your Name' --role admin"
+	  echo "  REKISTERI_ENVIRONMENT=$$REKISTERI_ENVIRONMENT $(BIN)/rekisteri keys create --controller $$id --name 'Your Name' --role admin"
 	$(BIN)/rekisteri serve --with-worker
 
 browser:  ## Chromium and its driver for the browser test (Debian's packages; needs root, else the test is skipped)

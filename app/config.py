@@ -24,7 +24,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REKISTERI_", extra="ignore")
 
-    environment: Literal["development", "production"] = "development"
+    # Production rules unless told otherwise: `make run` and the tests opt into development.
+    environment: Literal["development", "production"] = "production"
     database_url: str | None = Field(
         default=None, description="postgresql+psycopg:// URL; unset starts the embedded server."
     )
@@ -37,6 +38,15 @@ class Settings(BaseSettings):
     )
     worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (one-machine set-ups)."
+    )
+    worker_concurrency: int = Field(
+        default=32, ge=2, description="Jobs a worker runs at once; webhook deliveries mostly wait on the network."
+    )
+    webhook_controller_concurrency: int = Field(
+        default=8, ge=1, description="Job slots of a worker one controller's deliveries may hold at once."
+    )
+    webhook_subscriber_concurrency: int = Field(
+        default=2, ge=1, description="Deliveries under way to one subscriber at once, per worker."
     )
     identity_pauses_clock: bool = Field(
         default=True,
@@ -111,9 +121,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _no_controller_takes_every_slot(self) -> Settings:
+        if self.webhook_controller_concurrency >= self.worker_concurrency:
+            raise ValueError(
+                "REKISTERI_WEBHOOK_CONTROLLER_CONCURRENCY must be below REKISTERI_WORKER_CONCURRENCY, "
+                "or one controller's slow receivers can hold up every other's webhooks"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _master_key_outside_development(self) -> Settings:
         if self.environment != "development" and self.master_key is None:
-            raise ValueError("REKISTERI_MASTER_KEY must be set outside development")
+            raise ValueError(
+                "REKISTERI_MASTER_KEY must be set outside development "
+                "(on a developer's machine, set REKISTERI_ENVIRONMENT=development)"
+            )
         return self
 
     def master_key_bytes(self) -> bytes:

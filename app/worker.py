@@ -11,13 +11,15 @@ from dataclasses import dataclass
 
 import httpx
 import procrastinate
+from procrastinate.jobs import Job
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import jobs
+from app.config import get_settings
 from app.db import libpq_url, make_engine, make_sessionmaker
 from app.models.base import utcnow
 from app.models.controllers import Controller
-from app.services import deadlines, idempotency, retention, webhooks
+from app.services import deadlines, delivery, idempotency, retention
 
 log = logging.getLogger(__name__)
 
@@ -32,27 +34,33 @@ class Resources:
 
     maker: async_sessionmaker[AsyncSession]
     client: httpx.AsyncClient
+    shares: delivery.Shares
+
+
+class DeliveryRetry(procrastinate.BaseRetryStrategy):
+    """A delivery job runs again when and as `delivery.retry_in` says: a failed attempt after its backoff, a
+    job over its share a moment later, and the job is never dropped while its delivery is pending."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> procrastinate.RetryDecision:
+        wait = dt.timedelta(seconds=delivery.retry_in(exception, job.attempts))
+        return procrastinate.RetryDecision(retry_at=utcnow() + wait)
 
 
 def build(database_url: str, resources: list[Resources]) -> procrastinate.App:
     """The job queue on the service's database, with its tasks (which use `resources[0]`)."""
     queue = jobs.make_app(libpq_url(database_url))
 
-    @queue.task(
-        name="deliver",
-        queue=jobs.WEBHOOKS,
-        # Every failure is retried (a database hiccup as much as a refusing receiver), waiting 4**n seconds.
-        retry=procrastinate.RetryStrategy(max_attempts=webhooks.MAX_ATTEMPTS - 1, exponential_wait=4),
-    )
+    @queue.task(name="deliver", queue=jobs.WEBHOOKS, retry=DeliveryRetry())
     async def deliver(delivery_id: str, controller_id: str) -> None:
         shared = resources[0]
         # The attempt is committed first, then the queue hears of a failure and retries.
-        async with shared.maker() as session, session.begin():
-            retry = await webhooks.deliver(
-                session=session, client=shared.client, delivery_id=delivery_id, controller_id=controller_id
-            )
-        if retry is not None:
-            raise webhooks.DeliveryFailed(retry)
+        await delivery.deliver(
+            maker=shared.maker,
+            client=shared.client,
+            shares=shared.shares,
+            delivery_id=delivery_id,
+            controller_id=controller_id,
+        )
 
     @queue.periodic(cron=RETENTION_CRON, periodic_id="daily")
     @queue.task(name="retention_sweep", queue=jobs.MAINTENANCE, queueing_lock="retention_sweep")
@@ -123,11 +131,13 @@ async def run(database_url: str, *, wait: bool = True, own_signals: bool = False
     With `own_signals`, SIGTERM and SIGINT stop it gracefully (the job at hand is finished first); inside
     the API process the server owns the signals and cancels the worker as it shuts down.
     """
-    engine = make_engine(database_url, pool_size=4, max_overflow=0)
+    settings = get_settings()
+    # A delivery holds a connection only to claim and to record it, never while the receiver answers.
+    engine = make_engine(database_url, pool_size=4, max_overflow=4)
     resources: list[Resources] = []
     queue = build(database_url, resources)
-    async with httpx.AsyncClient(timeout=webhooks.TIMEOUT, follow_redirects=False) as client:
-        resources.append(Resources(make_sessionmaker(engine), client))
+    async with delivery.receiver_client(settings) as client:
+        resources.append(Resources(make_sessionmaker(engine), client, delivery.shares(settings)))
         try:
             async with queue.open_async():
                 await queue.run_worker_async(
@@ -135,7 +145,8 @@ async def run(database_url: str, *, wait: bool = True, own_signals: bool = False
                     wait=wait,
                     install_signal_handlers=own_signals,
                     delete_jobs="successful",
-                    concurrency=4,
+                    # Above any one controller's share (settings): the others always find a slot.
+                    concurrency=settings.worker_concurrency,
                 )
         finally:
             await engine.dispose()

@@ -22,6 +22,7 @@ import pytest
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="rekisteri-test-"))
 os.environ["REKISTERI_DATA_DIR"] = str(_DATA_DIR)
 os.environ["REKISTERI_MASTER_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+# The service defaults to production rules; the tests opt into development (receivers on loopback over http).
 os.environ["REKISTERI_ENVIRONMENT"] = "development"
 # One key makes thousands of calls in a test run; tests/test_limits.py sets a rate limit of its own.
 os.environ["REKISTERI_RATE_LIMIT_PER_SECOND"] = "0"

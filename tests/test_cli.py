@@ -102,9 +102,14 @@ def ready(server: subprocess.Popen[str], port: int) -> bool:
 
 @pytest.mark.slow
 def test_serves_on_the_embedded_default(tmp_path: Path) -> None:
-    """With no database URL, `rekisteri serve` starts the embedded server and the API answers."""
+    """With no database URL, `rekisteri serve` starts the embedded server and the API answers: a developer's
+    machine, as `make run` sets it up (development rules: a generated master key, a receiver on loopback)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REKISTERI_")}
-    env |= {"REKISTERI_DATA_DIR": str(tmp_path / "data"), "REKISTERI_MIGRATE_ON_START": "true"}
+    env |= {
+        "REKISTERI_DATA_DIR": str(tmp_path / "data"),
+        "REKISTERI_MIGRATE_ON_START": "true",
+        "REKISTERI_ENVIRONMENT": "development",
+    }
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],

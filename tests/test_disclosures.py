@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.json import dumps, loads
 from app.models.api_keys import Role
-from app.services import disclosures, webhooks
+from app.services import delivery, disclosures
 from tests.conftest import Tenant, new_customer
 from tests.test_erasure import act, erase, new_request
 from tests.test_retention import keep_for_ten_years, sweep, years
@@ -87,14 +87,14 @@ class TestWebhookDeliveries:
         prohibit(client, tenant, person["id"])
         assert log_of(client, tenant, person["id"]) == []  # nothing left yet: the worker sends after the commit
         work_the_queue(client, database_url)
-        delivery = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"][0]
+        sent = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"][0]
         [entry] = log_of(client, tenant, person["id"])
         assert entry["recipient"] == "verkkokauppa"
         assert entry["recipient_name"] == "Verkkokauppa"
         assert entry["categories"] == ["identifiers", "marketing"]
         assert entry["channel"] == "webhook"
-        assert entry["reference"] == delivery["id"]
-        assert entry["disclosed_at"] == delivery["delivered_at"]
+        assert entry["reference"] == sent["id"]
+        assert entry["disclosed_at"] == sent["delivered_at"]
 
     def test_a_refused_delivery_is_no_disclosure(
         self, client: TestClient, tenant: Tenant, receiver: Receiver, database_url: str
@@ -136,11 +136,14 @@ class TestWebhookDeliveries:
             return str(status.fetchone()[0]), int(logged.fetchone()[0])  # type: ignore[index]
 
         async def deliver(commit: bool) -> tuple[str, int]:
-            async with httpx.AsyncClient() as http, app.state.owner_sessionmaker() as session:
+            async with app.state.owner_sessionmaker() as session, session.begin():
+                outgoing = await delivery.claim(session=session, controller_id=tenant.id, delivery_id=delivery_id)
+            assert outgoing is not None
+            async with httpx.AsyncClient() as http:
+                attempt = await delivery.send(http, outgoing)
+            async with app.state.owner_sessionmaker() as session:
                 await session.begin()
-                settled = await webhooks.deliver(
-                    session=session, client=http, delivery_id=str(delivery_id), controller_id=str(tenant.id)
-                )
+                settled = await delivery.record(session=session, outgoing=outgoing, attempt=attempt)
                 assert settled is None
                 during = seen()  # another connection sees neither until the commit
                 await (session.commit() if commit else session.rollback())

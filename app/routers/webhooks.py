@@ -17,7 +17,7 @@ from app.models.webhooks import (
     WebhookPage,
     WebhookPublic,
 )
-from app.pagination import cut, decode_uuid
+from app.pagination import cut, decode_time_id, decode_uuid, encode_cursor
 from app.routers._http import Cursor, Limit
 from app.security import Admin
 from app.services import webhooks as service
@@ -32,9 +32,11 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
     description="Every event (e.g. `marketing.changed`, when a person's marketing permissions change) is POSTed "
     "as JSON to the URL after the change commits, signed per the Standard Webhooks scheme: headers "
     "`webhook-id` (the same on every retry: deduplicate by it), `webhook-timestamp` and `webhook-signature` "
-    "(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the secret). Anything but a 2xx is retried with "
-    "exponential backoff, 8 attempts in all. The secret is in this answer only. The subscriber is a recipient "
-    "of the register: `recipient` names it in the controller's profile (`recipients`, `PUT /v1/controller`; "
+    "(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the secret). Anything but a 2xx, or no answer "
+    "within 10 s (15 s for the whole exchange), is retried with exponential backoff: the first attempt and 8 "
+    "retries. Outside development the URL must be https on a public address (422 for an internal address or "
+    "`localhost`; a name is checked on every delivery). The secret is in this answer only. The subscriber is a "
+    "recipient of the register: `recipient` names it in the controller's profile (`recipients`, `PUT /v1/controller`; "
     "422 if it is not there), every delivery about a person that the receiver takes is logged as a disclosure "
     "to it (`GET /v1/customers/{id}/disclosures`), and it stays in the register while the subscription lives. "
     "A recipient that received a person's data is sent their rectification, restriction and erasure whatever "
@@ -77,9 +79,9 @@ async def delete_webhook(webhook_id: uuid.UUID, session: Session, actor: Admin) 
 @router.get(
     "/{webhook_id}/deliveries",
     summary="Deliveries and their attempts",
-    description="Each event sent to this subscriber, newest first: its status (`pending`, `delivered`, "
-    "`failed` after the last retry, `cancelled`) and every attempt with the answer's status code or the "
-    "connection error.",
+    description="Each event sent to this subscriber, newest first (by time, then id): its status (`pending`, "
+    "`delivered`, `failed` after the last retry, `cancelled`) and every attempt with the answer's status code or "
+    "the connection error.",
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def list_deliveries(
@@ -89,10 +91,10 @@ async def list_deliveries(
         session=session,
         actor=actor,
         webhook_id=webhook_id,
-        after=decode_uuid(cursor) if cursor else None,
+        after=decode_time_id(cursor) if cursor else None,
         limit=limit + 1,
     )
-    rows, next_url = cut(rows, limit, request.url, lambda row: str(row[0].id))
+    rows, next_url = cut(rows, limit, request.url, lambda row: encode_cursor(row[0].created_at, row[0].id))
     return DeliveryPage(
         items=[
             DeliveryPublic(

@@ -1,20 +1,16 @@
-"""Webhooks: subscribe, enqueue events in the changing transaction, deliver them signed (Standard Webhooks)."""
+"""Webhooks: subscribe, and enqueue events in the changing transaction (the worker delivers them: delivery.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
-import ipaddress
 import secrets
-import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import standardwebhooks
-from sqlalchemy import or_, text
+from sqlalchemy import func, or_, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,18 +18,11 @@ from app import jobs
 from app.actor import Actor
 from app.config import get_settings
 from app.errors import NotFound, Unprocessable
-from app.json import dumps
 from app.models.base import utcnow
-from app.models.customers import Customer
-from app.models.disclosures import DisclosureChannel
-from app.models.webhooks import DeliveryStatus, EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
-from app.services import disclosures
+from app.models.webhooks import EventType, Webhook, WebhookCreate, WebhookDelivery, WebhookEvent
+from app.services import disclosures, receivers
 from app.subject_keys import default_keyring
 from app.tenancy import same_tenant, scoped
-
-MAX_ATTEMPTS = 9  # the first try and eight retries, 4 s to 18 h apart: about a day in all
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-DEADLINE = 15.0  # seconds for a whole delivery, however slowly the receiver trickles
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -43,9 +32,13 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 async def create(*, session: AsyncSession, actor: Actor, data: WebhookCreate) -> tuple[Webhook, str]:
     """Subscribe a URL; return the subscription and its signing secret."""
-    if data.url.scheme != "https" and get_settings().environment != "development":
+    settings = get_settings()
+    if data.url.scheme != "https" and settings.environment != "development":
         # The events name people: they travel encrypted.
         raise Unprocessable("The webhook URL must use https.", loc=("body", "url"))
+    if receivers.literal_refused(data.url.host, private_addresses=bool(settings.webhook_private_addresses)):
+        # No probing inside: a name is checked again on every delivery, on the address connected to.
+        raise Unprocessable("The webhook URL must be on a public address.", loc=("body", "url"))
     # GDPR Art. 30(1)(d), 15(1)(c): a subscriber is a recipient of the register, and its deliveries are logged
     # as disclosures to it.
     await disclosures.require_recipient(
@@ -93,9 +86,15 @@ async def delete(*, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) 
 
 
 async def deliveries(
-    *, session: AsyncSession, actor: Actor, webhook_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    webhook_id: uuid.UUID,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
 ) -> list[tuple[WebhookDelivery, str]]:
-    """A subscription's deliveries, newest first, with the event type of each."""
+    """A subscription's deliveries, newest first (by time, then id), with the event type of each; `after` is the
+    (created_at, id) of the last one of the page before."""
     # The history stays readable after the subscription is stopped.
     found = await session.scalar(scoped(Webhook, actor, Webhook.id).where(Webhook.id == webhook_id))
     if found is None:
@@ -109,8 +108,9 @@ async def deliveries(
         .where(WebhookDelivery.webhook_id == webhook_id)
     )
     if after is not None:
-        query = query.where(WebhookDelivery.id < after)
-    rows = await session.execute(query.order_by(col(WebhookDelivery.id).desc()).limit(limit))
+        query = query.where(func.row(WebhookDelivery.created_at, WebhookDelivery.id) < func.row(*after))
+    newest_first = (col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
+    rows = await session.execute(query.order_by(*newest_first).limit(limit))
     return [(delivery, event_type) for delivery, event_type in rows]
 
 
@@ -211,148 +211,3 @@ async def forget_subject(*, session: AsyncSession, actor: Actor, subject_id: uui
         ),
         {"c": actor.controller_id, "s": subject_id},
     )
-
-
-async def _drop_transient(*, session: AsyncSession, event: WebhookEvent) -> None:
-    keys = TRANSIENT.get(event.type)
-    if not keys:
-        return
-    # The event's deliveries to several subscribers may settle at the same moment, each in its own
-    # transaction and each seeing the others still pending: then none would drop the values. Taking the
-    # event's row lock first makes them settle one after another, so the last sees the others settled
-    # (and the payload as they left it).
-    locked = await session.scalar(
-        scoped(WebhookEvent, event.controller_id)
-        .where(WebhookEvent.id == event.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert locked is not None
-    event = locked
-    pending = await session.scalar(
-        scoped(WebhookDelivery, event.controller_id, WebhookDelivery.id)
-        .where(
-            WebhookDelivery.event_id == event.id,
-            WebhookDelivery.status == DeliveryStatus.pending,
-        )
-        .limit(1)
-    )
-    if pending is None:
-        data = {k: (None if k in keys else v) for k, v in event.payload.get("data", {}).items()}
-        event.payload = {**event.payload, "data": data}
-
-
-async def _log_disclosure(
-    *, session: AsyncSession, webhook: Webhook, event: WebhookEvent, delivery: WebhookDelivery
-) -> None:
-    """The delivery took the person's data to the subscriber's recipient: log it, committing with the delivery's
-    status (GDPR Art. 15(1)(c), 30(1)(d)). Not the erasure event (docs/webhooks.md), nor anything about a person
-    erased meanwhile: the row lock waits for an erasure under way, which then takes the entry with the rest."""
-    categories = disclosures.event_categories(event.type, event.payload.get("data") or {})
-    if categories is None or event.subject_id is None:
-        return
-    erased = await session.execute(
-        scoped(Customer, event.controller_id, Customer.erased_at)
-        .where(Customer.id == event.subject_id)
-        .with_for_update(read=True)
-    )
-    row = erased.one_or_none()
-    if row is None or row.erased_at is not None:
-        return
-    await disclosures.record(
-        session=session,
-        tenant=event.controller_id,
-        customer_ids=[event.subject_id],
-        recipient=webhook.recipient,
-        categories=categories,
-        channel=DisclosureChannel.webhook,
-        reference=delivery.id,
-        at=delivery.delivered_at,
-    )
-
-
-async def address_allowed(url: str, *, allow_private: bool) -> bool:
-    """Refuse receivers on loopback, private, link-local or other non-public addresses (no probing inside)."""
-    if allow_private:
-        return True
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_global for info in infos)
-
-
-class DeliveryFailed(Exception):
-    """The subscriber did not take the event; the queue retries with backoff."""
-
-
-async def _post(client: httpx.AsyncClient, webhook: Webhook, event: WebhookEvent) -> dict[str, Any]:
-    """Send the event, signed, to the subscriber; the attempt as it is recorded."""
-    secret = default_keyring().unwrap(webhook.controller_id, webhook.id, webhook.secret_encrypted).decode()
-    body = dumps(event.payload)
-    timestamp = int(time.time())
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": str(event.id),
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, str(event.id), timestamp, body),
-    }
-    started = time.perf_counter()
-    status_code, error = None, None
-    try:
-        if not await address_allowed(webhook.url, allow_private=bool(get_settings().webhook_private_addresses)):
-            error = "AddressNotAllowed"
-        else:
-            # The answer's body is never read (nothing in it matters), and the whole exchange has a deadline.
-            async with (
-                asyncio.timeout(DEADLINE),
-                client.stream("POST", webhook.url, content=body, headers=headers) as response,
-            ):
-                status_code = response.status_code
-    except (httpx.HTTPError, TimeoutError, OSError) as exc:
-        error = type(exc).__name__
-    return {
-        "at": utcnow().isoformat(),
-        "status_code": status_code,
-        "error": error,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-    }
-
-
-async def deliver(
-    *, session: AsyncSession, client: httpx.AsyncClient, delivery_id: str, controller_id: str
-) -> str | None:
-    """Send one delivery and record the attempt; return why it must be tried again, or None once it is settled.
-
-    The caller commits the attempt before it has the queue retry: a failure raised in here would roll it back.
-    """
-    delivery = await session.scalar(
-        scoped(WebhookDelivery, uuid.UUID(controller_id))
-        .where(WebhookDelivery.id == uuid.UUID(delivery_id))
-        .with_for_update(skip_locked=True)
-    )
-    if delivery is None or delivery.status is not DeliveryStatus.pending:
-        return None  # another worker has it, or it is settled: deliver once
-    webhook = await session.get(Webhook, (delivery.controller_id, delivery.webhook_id))
-    event = await session.get(WebhookEvent, (delivery.controller_id, delivery.event_id))
-    assert webhook is not None
-    assert event is not None
-    if webhook.deleted_at is not None:
-        delivery.status = DeliveryStatus.cancelled
-        await session.flush()
-        await _drop_transient(session=session, event=event)
-        return None
-    attempt = await _post(client, webhook, event)
-    delivery.attempts = [*delivery.attempts, attempt]
-    status_code = attempt["status_code"]
-    if status_code is not None and 200 <= status_code < 300:
-        delivery.status, delivery.delivered_at = DeliveryStatus.delivered, utcnow()
-        await _log_disclosure(session=session, webhook=webhook, event=event, delivery=delivery)
-    elif len(delivery.attempts) >= MAX_ATTEMPTS:
-        delivery.status = DeliveryStatus.failed
-    await session.flush()
-    if delivery.status is not DeliveryStatus.pending:
-        await _drop_transient(session=session, event=event)
-        return None
-    return f"attempt {len(delivery.attempts)} got {status_code or attempt['error']}"
