@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     worker_in_process: bool = Field(
         default=False, description="Run the background worker inside the API process (one-machine set-ups)."
     )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="How often each worker tells the database it is alive."
+    )
+    worker_stalled_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is dead: the jobs it had are run again, and readiness says so.",
+    )
+    worker_give_up_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A worker that cannot get going again for this long (the database away) exits non-zero.",
+    )
     identity_pauses_clock: bool = Field(
         default=True,
         description="While a request awaits proof of identity, its deadline stands still (Art. 12(6)).",
@@ -83,6 +96,13 @@ class Settings(BaseSettings):
     def _private_webhooks_in_development(self) -> Settings:
         if self.webhook_private_addresses is None:
             self.webhook_private_addresses = self.environment == "development"
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_before_stalling(self) -> Settings:
+        # A live worker must beat at least twice before it could be taken for dead.
+        if self.worker_stalled_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError("REKISTERI_WORKER_STALLED_SECONDS must be at least twice the heartbeat")
         return self
 
     @model_validator(mode="after")
