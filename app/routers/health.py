@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.errors import problem_responses
+from app.models.health import Ready
+from app.services.health import QueueHealth, queue_health
 
 router = APIRouter(tags=["health"])
+
+# Read from the database at each scrape, so every API process reports the same figures.
+WORKERS_ALIVE = Gauge("rekisteri_workers_alive", "Workers that beat within REKISTERI_WORKER_STALLED_SECONDS")
+HEARTBEAT_AGE = Gauge(
+    "rekisteri_worker_heartbeat_age_seconds", "Seconds since the latest heartbeat of any worker (NaN: no worker)"
+)
+PENDING = Gauge("rekisteri_webhook_deliveries_pending", "Webhook deliveries waiting to be delivered or retried")
+OLDEST_PENDING = Gauge(
+    "rekisteri_webhook_oldest_pending_delivery_seconds", "Age of the oldest pending webhook delivery (0: none)"
+)
 
 
 class Health(BaseModel):
@@ -24,21 +38,46 @@ async def live() -> Health:
 @router.get(
     "/health/ready",
     summary="Can it serve",
-    description="Answers 200 when the database answers, 503 otherwise; for load balancers.",
+    description="Answers 200 when the database answers, 503 otherwise; for load balancers. It also tells how the "
+    "background workers are doing (their latest heartbeat), without requiring one: an API-only deployment runs "
+    "its workers elsewhere, and webhooks wait in the outbox until a worker runs. Alert on `worker.status` or on "
+    "the metrics `rekisteri_workers_alive` and `rekisteri_webhook_oldest_pending_delivery_seconds`.",
     responses=problem_responses(503),
 )
-async def ready(request: Request) -> Health:
-    async with request.app.state.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return Health(status="ok")
+async def ready(request: Request) -> Ready:
+    health = await _queue_health(request)
+    return Ready(status="ok", worker=health.worker())
 
 
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
-    description="Request counts and latencies per route template, in the Prometheus text format.",
+    description="Request counts and latencies per route template, the workers alive and the age of their latest "
+    "heartbeat, and the webhook deliveries pending and the age of the oldest, in the Prometheus text format.",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    try:
+        health: QueueHealth | None = await _queue_health(request)
+    except (DBAPIError, OSError):
+        health = None  # the request metrics still matter while the database is away
+    _set_gauges(health)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _queue_health(request: Request) -> QueueHealth:
+    async with request.app.state.sessionmaker() as session, session.begin():
+        return await queue_health(session=session, stalled_seconds=request.app.state.settings.worker_stalled_seconds)
+
+
+def _set_gauges(health: QueueHealth | None) -> None:
+    if health is None:
+        for gauge in (WORKERS_ALIVE, HEARTBEAT_AGE, PENDING, OLDEST_PENDING):
+            gauge.set(math.nan)
+        return
+    worker = health.worker()
+    WORKERS_ALIVE.set(worker.alive)
+    HEARTBEAT_AGE.set(math.nan if worker.seconds_since_heartbeat is None else worker.seconds_since_heartbeat)
+    PENDING.set(health.pending)
+    OLDEST_PENDING.set(health.oldest_pending_seconds())
