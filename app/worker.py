@@ -51,9 +51,8 @@ def every(seconds: float) -> str:
     return f"* * * * * */{step}"
 
 
-def build(database_url: str, resources: list[Resources], stalled_seconds: float = 60.0) -> procrastinate.App:
-    """The job queue on the service's database, with its tasks (which use `resources[0]`)."""
-    queue = jobs.make_app(libpq_url(database_url))
+def _retry_stalled_jobs(queue: procrastinate.App, stalled_seconds: float) -> None:
+    """Add the periodic task that puts the jobs of dead workers back in the queue."""
 
     # A worker killed in the middle of a job (or cut off from the database) leaves it `doing`, and its lock
     # then holds back every later job with that lock: every later event to that subscriber about that person,
@@ -71,6 +70,12 @@ def build(database_url: str, resources: list[Resources], stalled_seconds: float 
             log.warning("stalled_job_retried", extra={"job_id": job.id, "task": job.task_name})
         # Their jobs are back in the queue: the dead workers' rows go (readiness counts the living).
         await manager.prune_stalled_workers(stalled_seconds)
+
+
+def build(database_url: str, resources: list[Resources], stalled_seconds: float = 60.0) -> procrastinate.App:
+    """The job queue on the service's database, with its tasks (which use `resources[0]`)."""
+    queue = jobs.make_app(libpq_url(database_url))
+    _retry_stalled_jobs(queue, stalled_seconds)
 
     @queue.task(
         name="deliver",

@@ -24,8 +24,7 @@ def upgrade() -> None:
     schema = op.get_bind().exec_driver_sql("SELECT current_schema()").scalar_one()
     # Pending deliveries are few beside the delivered ones that pile up: the oldest is found in this index alone.
     op.execute(
-        "CREATE INDEX ix_webhook_delivery_pending_created_at ON webhook_delivery (created_at) "
-        "WHERE status = 'pending'"
+        "CREATE INDEX ix_webhook_delivery_pending_created_at ON webhook_delivery (created_at) WHERE status = 'pending'"
     )
     op.execute(f"""
         CREATE FUNCTION rekisteri_worker_health(
