@@ -121,8 +121,11 @@ def serve(
         os.environ["REKISTERI_WORKER_IN_PROCESS"] = "true"
         get_settings.cache_clear()  # the app reads its settings anew, in this process or a worker's
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally then lets the embedded
-    # PostgreSQL stop with us (its stop runs at interpreter exit).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # PostgreSQL stop with us (its stop runs at interpreter exit). An in-process worker that gave up sends
+    # that SIGTERM itself: the exit status then says so.
+    from app.worker import exit_status
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(exit_status()))
     typer.echo(f"serving on http://{host}:{port} (API docs at http://{host}:{port}/docs)")
     uvicorn.run(
         "app.main:create_app",
@@ -138,15 +141,22 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the background worker (webhook delivery) until stopped; run as many as you like."""
+    """Run the background worker (webhook delivery) until stopped; run as many as you like.
+
+    It waits for a database that went away; if it cannot run again within REKISTERI_WORKER_GIVE_UP_SECONDS it
+    exits with status 1, for its supervisor to see.
+    """
     from app.logging import configure
-    from app.worker import run
+    from app.worker import WorkerGaveUp, run
 
     configure(get_settings().log_level)
     url = _database_url()
     typer.echo("worker started")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(url, own_signals=True))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(url, own_signals=True))
+    except WorkerGaveUp as exc:
+        raise _fail(str(exc)) from None
 
 
 def _profile(path: Path) -> ControllerProfile:

@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     webhook_subscriber_concurrency: int = Field(
         default=2, ge=1, description="Deliveries under way to one subscriber at once, per worker."
     )
+    worker_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="How often each worker tells the database it is alive."
+    )
+    worker_stalled_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker silent this long is dead: the jobs it had are run again, and readiness says so.",
+    )
+    worker_give_up_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A worker that cannot get going again for this long (the database away) exits non-zero.",
+    )
     identity_pauses_clock: bool = Field(
         default=True,
         description="While a request awaits proof of identity, its deadline stands still (Art. 12(6)).",
@@ -127,6 +140,13 @@ class Settings(BaseSettings):
                 "REKISTERI_WEBHOOK_CONTROLLER_CONCURRENCY must be below REKISTERI_WORKER_CONCURRENCY, "
                 "or one controller's slow receivers can hold up every other's webhooks"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeats_before_stalling(self) -> Settings:
+        # A live worker must beat at least twice before it could be taken for dead.
+        if self.worker_stalled_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError("REKISTERI_WORKER_STALLED_SECONDS must be at least twice the heartbeat")
         return self
 
     @model_validator(mode="after")

@@ -11,9 +11,19 @@ WEBHOOKS = "webhooks"
 MAINTENANCE = "maintenance"
 
 
+# A worker whose database went away learns it within seconds (its heartbeat, or the next job it fetches, cannot
+# have a connection), rather than wait 30 s on each of them, and starts waiting for the database to come back.
+POOL_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 5
+
+
 def make_app(conninfo: str) -> procrastinate.App:
     """A procrastinate app on the service's database (a libpq URL)."""
-    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+    return procrastinate.App(
+        connector=procrastinate.PsycopgConnector(
+            conninfo=conninfo, timeout=POOL_TIMEOUT, kwargs={"connect_timeout": CONNECT_TIMEOUT}
+        )
+    )
 
 
 # Defers by task name on a connection it is handed, never on its own: its pool is never opened, and the

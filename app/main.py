@@ -36,7 +36,7 @@ from app.routers import (
     webhooks,
 )
 from app.subject_keys import check_master_key
-from app.worker import run as run_worker
+from app.worker import run_in_server
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _lifespan(settings: Settings, database_url: str | None) -> Callable[[FastAPI
         gc.freeze()
         worker = None
         if settings.worker_in_process:
-            worker = asyncio.create_task(run_worker(url))
+            worker = asyncio.create_task(run_in_server(url))
             worker.add_done_callback(_worker_stopped)
         try:
             yield

@@ -52,3 +52,10 @@ def test_service_refuses_another_master_key(database_url: str, client: object, t
         os.environ["REKISTERI_MASTER_KEY"] = original
         get_settings.cache_clear()
         subject_keys.default_keyring.cache_clear()
+
+
+def test_a_worker_beats_at_least_twice_before_it_counts_as_dead() -> None:
+    # Otherwise a live worker between two heartbeats would have its jobs run a second time.
+    with pytest.raises(ValidationError, match="at least twice the heartbeat"):
+        Settings(worker_heartbeat_seconds=10, worker_stalled_seconds=15)
+    assert Settings(worker_heartbeat_seconds=10, worker_stalled_seconds=20).worker_stalled_seconds == 20
