@@ -151,7 +151,8 @@ async def retention_anonymise(
     today: dt.date,
     progress: Callable[[int], None] | None = None,
 ) -> retention.Report:
-    """Anonymise what `report` found, a batch per transaction; `progress` hears how many each batch took."""
+    """Anonymise what `report` found, a batch per transaction; `progress` hears how many each batch took. Then,
+    if anyone was anonymised, vacuum the tables the erasures touched (outside any transaction)."""
     for start in range(0, len(report.expired), retention.BATCH):
         batch = report.expired[start : start + retention.BATCH]
         async with maker() as session, session.begin():
@@ -160,6 +161,9 @@ async def retention_anonymise(
             )
         if progress is not None:
             progress(len(batch))
+    if report.anonymised:
+        async with maker() as session:
+            await retention.vacuum(session=session)
     return report
 
 

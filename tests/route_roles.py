@@ -2,7 +2,8 @@
 
 A route that is not here fails the tests, and so does an entry with no route; the running app must refuse every
 role outside an entry's set with 403 and let every role inside it through. Changing who may call a route is a
-change to this table, reviewed as such: the tests never take the roles from the code they check.
+change to this table, reviewed as such: the tests never take the roles from the code they check. The table is
+docs/roles.md's, with the reasons there (least privilege); a test checks that the two say the same.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "GET /public/{controller}/privacy-notice": PUBLIC,
     "GET /v1/complaint-authorities": PUBLIC,
     "GET /v1/complaint-authorities/{country}": PUBLIC,
-    # Keys and webhooks: the controller's administration.
+    # Administration: keys and webhooks (who may do what, and which recipients receive data).
     "GET /v1/api-keys": frozenset({admin}),
     "POST /v1/api-keys": frozenset({admin}),
     "DELETE /v1/api-keys/{key_id}": frozenset({admin}),
@@ -41,56 +42,56 @@ ROUTE_ROLES: Final[dict[str, Access]] = {
     "POST /v1/webhooks": frozenset({admin}),
     "DELETE /v1/webhooks/{webhook_id}": frozenset({admin}),
     "GET /v1/webhooks/{webhook_id}/deliveries": frozenset({admin}),
-    # The controller's profile and privacy notice.
-    "GET /v1/controller": frozenset({admin, agent, auditor}),
+    # The controller's profile: admins keep it, auditors check it; everyone reads the notice it renders.
     "PUT /v1/controller": frozenset({admin}),
-    "GET /v1/controller/draft": frozenset({admin, auditor}),
     "PUT /v1/controller/draft": frozenset({admin}),
+    "GET /v1/controller": frozenset({admin, auditor}),
+    "GET /v1/controller/draft": frozenset({admin, auditor}),
     "GET /v1/privacy-notice": frozenset({admin, agent, integration, auditor}),
-    # The record of processing activities (Art. 30): for whoever answers to the supervisory authority.
+    # Oversight: the record of processing activities (Art. 30) and the audit log.
     "GET /v1/records-of-processing": frozenset({admin, auditor}),
-    # The audit log.
     "GET /v1/audit": frozenset({admin, auditor}),
     "GET /v1/audit/verify": frozenset({admin, auditor}),
-    # Customers and their orders, as the shops push them.
-    "GET /v1/customers": frozenset({admin, agent, integration}),
-    "POST /v1/customers": frozenset({admin, agent, integration}),
-    "POST /v1/customers/import": frozenset({admin, agent, integration}),
-    "PUT /v1/customers/by-external-id/{external_id}": frozenset({admin, agent, integration}),
-    "GET /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
-    "PATCH /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
-    "DELETE /v1/customers/{customer_id:uuid}": frozenset({admin, agent}),
-    # Who received the person's data (GDPR Art. 15(1)(c), 30(1)(d)): staff answer people, auditors check it.
+    # Who received a person's data (GDPR Art. 15(1)(c), 30(1)(d)): staff answer people, auditors check it.
     "GET /v1/customers/{customer_id:uuid}/disclosures": frozenset({admin, agent, auditor}),
-    "GET /v1/customers/{customer_id}/export": frozenset({admin, agent}),
-    "GET /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),
+    # What the shops push: customers and orders; a customer read back by id for its version, never a list.
+    "POST /v1/customers": frozenset({admin, agent, integration}),
+    "PUT /v1/customers/by-external-id/{external_id}": frozenset({admin, agent, integration}),
+    "POST /v1/customers/import": frozenset({admin, agent, integration}),
+    "GET /v1/customers/{customer_id:uuid}": frozenset({admin, agent, integration}),
     "POST /v1/customers/{customer_id}/orders": frozenset({admin, agent, integration}),
     "PATCH /v1/orders/{order_id}": frozenset({admin, agent, integration}),
-    "DELETE /v1/customers/{customer_id}/restriction": frozenset({admin, agent}),
-    "POST /v1/customers/{customer_id}/restriction/notice": frozenset({admin, agent}),
-    # Marketing: may we?
+    # Marketing: what the person said, and may we?
     "GET /v1/customers/{customer_id}/marketing": frozenset({admin, agent, integration}),
     "PUT /v1/customers/{customer_id}/marketing": frozenset({admin, agent, integration}),
     "GET /v1/customers/{customer_id}/marketing/{channel}": frozenset({admin, agent, integration}),
     "POST /v1/marketing/check": frozenset({admin, agent, integration}),
-    # Do-not-contact lists: personal data the controller keeps (Art. 21, ASML Kielto); admins keep them, staff read.
-    "GET /v1/suppression-lists": frozenset({admin, agent}),
-    "POST /v1/suppression-lists": frozenset({admin}),
-    "GET /v1/suppression-lists/{list_id}": frozenset({admin, agent}),
-    "PATCH /v1/suppression-lists/{list_id}": frozenset({admin}),
-    "DELETE /v1/suppression-lists/{list_id}": frozenset({admin}),
-    "POST /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
-    "PUT /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
-    # Requests of the people in the register: a shop may pass one on, customer service handles them.
-    "POST /v1/requests": frozenset({admin, agent, integration}),
+    # Customer service: finding people, correcting and deleting, their orders, exports and restrictions.
+    "GET /v1/customers": frozenset({admin, agent}),
+    "PATCH /v1/customers/{customer_id:uuid}": frozenset({admin, agent}),
+    "DELETE /v1/customers/{customer_id:uuid}": frozenset({admin, agent}),
+    "GET /v1/customers/{customer_id}/orders": frozenset({admin, agent}),
+    "GET /v1/customers/{customer_id}/export": frozenset({admin, agent}),
+    "POST /v1/customers/{customer_id}/restriction/notice": frozenset({admin, agent}),
+    "DELETE /v1/customers/{customer_id}/restriction": frozenset({admin, agent}),
+    # Requests of the people in the register: customer service registers, handles and answers them.
+    "POST /v1/requests": frozenset({admin, agent}),
     "GET /v1/requests": frozenset({admin, agent}),
     "GET /v1/requests/{request_id}": frozenset({admin, agent}),
-    "GET /v1/requests/{request_id}/export": frozenset({admin, agent}),
-    "GET /v1/requests/{request_id}/letter": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/verify": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/request-identity": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/extend": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/complete": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/refuse": frozenset({admin, agent}),
     "POST /v1/requests/{request_id}/withdraw": frozenset({admin, agent}),
+    "GET /v1/requests/{request_id}/export": frozenset({admin, agent}),
+    "GET /v1/requests/{request_id}/letter": frozenset({admin, agent}),
+    # Do-not-contact lists (Art. 21, ASML Kielto): admins keep them, customer service reads them.
+    "POST /v1/suppression-lists": frozenset({admin}),
+    "PATCH /v1/suppression-lists/{list_id}": frozenset({admin}),
+    "DELETE /v1/suppression-lists/{list_id}": frozenset({admin}),
+    "POST /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
+    "PUT /v1/suppression-lists/{list_id}/entries": frozenset({admin}),
+    "GET /v1/suppression-lists": frozenset({admin, agent}),
+    "GET /v1/suppression-lists/{list_id}": frozenset({admin, agent}),
 }

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from app.config import get_settings
 from app.main import create_app
-from app.middleware import NUL_DETAIL
 from tests.conftest import Tenant, make_tenant
+from tests.contract_rules import STREAMED_BODIES, legitimately_refused
 
 pytestmark = pytest.mark.slow  # the whole API fuzzed
 
@@ -116,99 +116,6 @@ def test_served_document_is_the_one_tested(client: TestClient) -> None:
     assert response.json() == DOCUMENT
 
 
-# Rules no JSON Schema keyword can state: a Y-tunnus's check digit, whether a string is a dialable phone
-# number, an e-mail domain reserved for special use (RFC 6761), and that a relationship ends no earlier
-# than it starts.
-# Rules no schema states: check digits and number plans, and whether a customer named in a body exists.
-# And that a request was received after the GDPR began to apply (25 May 2018).
-# And that a notice is not drawn up in the future, nor enforces two retention rules for the same data, and that a
-# financial year starts on a day every year has (no 29 February, no 31 November). And whether a recipient a
-# webhook or key names is in the controller's register.
-UNEXPRESSIBLE = {
-    "business_id",
-    "phone",
-    "email",
-    "customer_id",
-    "received_at",
-    "notice_date",
-    "retention",
-    "financial_year_start",
-    "recipient",
-}
-# And rules between the fields of one part of a profile: a recipient's transfer mechanism fits its country
-# (none inside the EU/EEA; an adequacy decision only where one exists) and recipient ids are unique; an
-# appointed officer has a contact and none is given for an officer not appointed; a legitimate interest or a
-# law is stated only for the basis that calls for it.
-UNEXPRESSIBLE_WITHIN = {"recipients", "dpo", "purposes"}
-
-
-def _unexpressible(error: dict[str, Any]) -> bool:
-    if error["type"] != "value_error":
-        return False
-    loc = error["loc"]
-    return (
-        loc[-1] in UNEXPRESSIBLE
-        or (len(loc) > 1 and loc[0] == "body" and bool(UNEXPRESSIBLE_WITHIN & set(map(str, loc))))
-        or "relationship_end_date is before" in error["msg"]
-    )
-
-
-def _only_unexpressible_fields(response: Response) -> bool:
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        return False
-    return bool(errors) and all(_unexpressible(e) for e in errors)
-
-
-def _detail(response: Response) -> str | None:
-    try:
-        return str(response.json().get("detail"))
-    except ValueError:
-        return None
-
-
-def _incomplete_profile(response: Response) -> bool:
-    """A well-formed profile that lacks what GDPR Art. 13-14 require, or says what the law has overtaken: not
-    published (docs/privacy-notice.md). Completeness is no part of the schema, which a draft shares."""
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        return False
-    return bool(errors) and all(e.get("type") in ("missing", "outdated") for e in errors)
-
-
-def _idempotency_key_reused(response: Response) -> bool:
-    """An Idempotency-Key generated twice for two bodies: the second is refused, as it must be."""
-    try:
-        errors = response.json().get("errors") or []
-    except ValueError:
-        return False
-    return bool(errors) and all(e["loc"] == ["header", "Idempotency-Key"] for e in errors)
-
-
-def _legitimately_refused(case: Case[Any], response: Response) -> bool:
-    """A schema-valid request the API may refuse for what the schema cannot express.
-
-    `cursor` is an opaque token issued by the server: any other string of the right length is schema-valid
-    and refused with the documented 400. The rules in UNEXPRESSIBLE refuse schema-valid bodies with the
-    documented 422. `If-Match` is any string in the schema, but a value that does not name the current
-    version must fail the precondition with the documented 412 (RFC 9110, 13.1.1).
-    """
-    if response.status_code == 400 and case.query and case.query.get("cursor") is not None:
-        return True
-    if response.status_code == 422 and (
-        _only_unexpressible_fields(response) or _idempotency_key_reused(response) or _incomplete_profile(response)
-    ):
-        return True
-    if response.status_code == 422 and _detail(response) == NUL_DETAIL:
-        # The document says every declared text is NUL-free; a NUL in an undeclared key or extra value of a body
-        # is outside what it can say, and refused all the same.
-        return True
-    headers = {name.lower(): value for name, value in (case.headers or {}).items()}
-    return response.status_code == 412 and headers.get("if-match") is not None
-
-
 @schema.parametrize()
 @settings(
     max_examples=25,
@@ -225,15 +132,10 @@ def test_api_conforms_to_its_schema(case: Case[Any], contract_bridge: ClientBrid
 
 
 def _excluded(case: Case[Any], response: Response) -> list[CheckFunction]:
-    excluded: list[CheckFunction] = [positive_data_acceptance] if _legitimately_refused(case, response) else []
-    if case.operation.path in (
-        "/v1/marketing/check",
-        "/v1/customers/import",
-        "/v1/suppression-lists/{list_id}/entries",
-    ):
-        # An NDJSON (or CSV) body is lines of text that no JSON Schema type describes: a line that names nobody,
-        # or is no customer at all, is answered on its own (a line of output, a line in `errors`), so "invalid"
-        # bodies are rightly taken, and an upload that must apply all or nothing rightly refuses a "valid" one.
+    """The checks that cannot apply to this answer; tests/contract_rules.py says why."""
+    refused = legitimately_refused(case.operation.path, case.query, case.headers, response)
+    excluded: list[CheckFunction] = [positive_data_acceptance] if refused else []
+    if case.operation.path in STREAMED_BODIES:
         excluded += [negative_data_rejection, positive_data_acceptance]
     return excluded
 

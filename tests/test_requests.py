@@ -131,13 +131,13 @@ def test_intake_refuses_what_it_cannot_take(
         assert response.json()["errors"][0]["loc"][: len(loc)] == loc
 
 
-def test_integrations_may_file_requests_but_only_staff_handle_them(client: TestClient, tenant: Tenant) -> None:
+def test_only_staff_register_and_handle_requests(client: TestClient, tenant: Tenant) -> None:
+    """A request starts a legal deadline and some apply on receipt (an objection restricts processing at once):
+    customer service registers them, a shop's key may not (docs/roles.md)."""
     person = new_customer(client, tenant)
-    response = client.post(
-        "/v1/requests",
-        json={"type": "access", "customer_id": person["id"], "channel": "web_form"},
-        headers=tenant.headers(Role.integration),
-    )
+    body = {"type": "access", "customer_id": person["id"], "channel": "web_form"}
+    assert client.post("/v1/requests", json=body, headers=tenant.headers(Role.integration)).status_code == 403
+    response = client.post("/v1/requests", json=body, headers=tenant.headers(Role.agent))
     assert response.status_code == 201
     request_id = response.json()["id"]
     assert client.get(f"/v1/requests/{request_id}", headers=tenant.headers(Role.integration)).status_code == 403

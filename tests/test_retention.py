@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import worker
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
 from app.models.api_keys import Role
 from app.services import deadlines, retention
 from tests.conftest import Tenant, new_customer
@@ -258,6 +260,55 @@ def test_the_sweep_erases_as_an_erasure_request_would(
     assert client.get("/v1/audit/verify", headers=tenant.headers(Role.auditor)).json()["ok"] is True
     deliveries = client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=tenant.headers()).json()["items"]
     assert [d["event_type"] for d in deliveries] == ["customer.erased"]  # recipients are told (Art. 19)
+
+
+def vacuums(db: Db) -> dict[str, int]:
+    """How many times each table an erasure touches has been vacuumed by hand (VACUUM, not autovacuum)."""
+    rows = db.execute(
+        "SELECT relname, vacuum_count FROM pg_stat_user_tables WHERE relname = ANY(%s)", (list(retention.ERASED_FROM),)
+    ).fetchall()
+    return {str(name): int(count) for name, count in rows}
+
+
+def test_after_its_batches_the_sweep_vacuums_the_tables_erasure_touched(
+    client: TestClient, app: FastAPI, tenant: Tenant, owner_db: Db
+) -> None:
+    """Erased rows' old versions stay in the table files until VACUUM: the sweep runs it once its batches have
+    committed (VACUUM cannot run in a transaction), and only when it erased someone."""
+    keep_for_ten_years(client, tenant)
+    people = [new_customer(client, tenant, relationship_end_date=years(-11).isoformat())["id"] for _ in range(3)]
+    add_order(client, tenant, people[0], years(-12))
+    before = vacuums(owner_db)
+    assert before.keys() == set(retention.ERASED_FROM)
+
+    report = sweep(app, client, tenant, TODAY)
+    assert report.anonymised == 3
+    assert all(erased(client, tenant, person) for person in people)  # the batches committed, vacuum or not
+    after = vacuums(owner_db)
+    assert {table for table in before if after[table] > before[table]} == set(retention.ERASED_FROM)
+
+    assert sweep(app, client, tenant, TODAY).anonymised == 0
+    assert vacuums(owner_db) == after  # nothing erased, nothing to vacuum
+
+
+def test_a_database_user_that_may_not_vacuum_is_told_and_not_stopped(
+    client: TestClient, app: FastAPI, owner_db: Db, database_url: str
+) -> None:
+    """Only a table's owner (a superuser, the database's owner) may vacuum it: anyone else vacuums nothing, and
+    the sweep goes on (autovacuum reclaims the rows then)."""
+    engine = make_engine(database_url, app_role=get_settings().app_db_role, pool_size=1, max_overflow=0)
+    before = vacuums(owner_db)
+
+    async def as_the_app_role() -> list[str]:
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await retention.vacuum(session=session)
+        finally:
+            await engine.dispose()
+
+    assert client.portal is not None
+    assert client.portal.call(as_the_app_role) == []
+    assert vacuums(owner_db) == before
 
 
 def test_what_a_hold_kept_goes_when_the_hold_ends(client: TestClient, app: FastAPI, tenant: Tenant) -> None:

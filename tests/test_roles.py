@@ -16,6 +16,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,11 +27,12 @@ from fastapi.testclient import TestClient
 
 from app.errors import PROBLEM_JSON
 from app.models.api_keys import Role
-from tests.conftest import Tenant
+from tests.conftest import Tenant, new_customer
 from tests.route_roles import PUBLIC, ROUTE_ROLES
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PARAM = re.compile(r"{(\w+)(?::\w+)?}")
+ROLES_DOC = Path(__file__).resolve().parent.parent / "docs" / "roles.md"
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,29 @@ def test_the_table_says_what_the_role_dependencies_say(served: dict[Endpoint, Ro
     assert not differ, differ
 
 
+def _documented() -> dict[str, object]:
+    """The routes table of docs/roles.md: each route in backquotes (a cell may name several), then its roles."""
+    table: dict[str, object] = {}
+    for line in ROLES_DOC.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        routes = re.findall(r"`((?:GET|HEAD|POST|PUT|PATCH|DELETE) /[^`]*)`", cells[0]) if len(cells) == 3 else []
+        for route in routes:
+            roles = cells[1]
+            access = PUBLIC if roles == "anyone (no key)" else {Role(r.strip()) for r in roles.split(",")}
+            assert route not in table, f"{route} is twice in docs/roles.md"
+            table[route] = access
+    return table
+
+
+def test_the_documented_table_is_the_tested_one() -> None:
+    """docs/roles.md, where the reasons are, names the same roles for the same routes as tests/route_roles.py."""
+    tested = {_PARAM.sub(r"{\1}", route): access for route, access in ROUTE_ROLES.items()}
+    documented = _documented()
+    assert documented.keys() == tested.keys(), sorted(documented.keys() ^ tested.keys())
+    differ = {route: (documented[route], access) for route, access in tested.items() if documented[route] != access}
+    assert not differ, differ
+
+
 def test_the_public_v1_routes_are_the_complaint_authorities() -> None:
     """The only /v1 routes without a key: where a person may complain (GDPR Art. 77), for anyone to read."""
     assert [str(e) for e in OPEN if e.path.startswith("/v1")] == [
@@ -180,3 +205,57 @@ def test_role(
         assert response.status_code < 500, response.text
     else:
         _assert_problem(response, 403)
+
+
+class TestAShopKey:
+    """What an `integration` key is for still works end to end, and what it is not for is refused (docs/roles.md)."""
+
+    def test_pushes_a_customer_and_an_order_records_marketing_and_asks(
+        self, client: TestClient, tenant: Tenant
+    ) -> None:
+        shop = tenant.headers(Role.integration)
+        url = f"/v1/customers/by-external-id/shop-{uuid.uuid4().hex[:8]}"
+        created = client.put(url, json={"first_name": "Maija", "email": "maija@example.fi"}, headers=shop)
+        assert created.status_code == 201, created.text
+        person = created.json()
+        read = client.get(f"/v1/customers/{person['id']}", headers=shop)
+        assert read.status_code == 200
+        replaced = client.put(
+            url, json={"first_name": "Maija", "city": "Oulu"}, headers={**shop, "If-Match": read.headers["etag"]}
+        )
+        assert replaced.status_code == 200, replaced.text
+        order = client.post(
+            f"/v1/customers/{person['id']}/orders",
+            json={"order_date": "2026-11-20", "total": "10.00", "currency": "EUR"},
+            headers=shop,
+        )
+        assert order.status_code == 201, order.text
+        paid = client.patch(f"/v1/orders/{order.json()['id']}", json={"invoice_status": "paid"}, headers=shop)
+        assert paid.status_code == 200, paid.text
+        consent = {
+            "channels": {"electronic": {"consent": True}},
+            "received_via": "web",
+            "wording": "Haluan tarjouksia.",
+        }
+        assert client.put(f"/v1/customers/{person['id']}/marketing", json=consent, headers=shop).status_code == 200
+        decision = client.get(f"/v1/customers/{person['id']}/marketing/electronic", headers=shop).json()
+        assert (decision["allowed"], decision["reason"]) == (True, "consent")
+
+    def test_cannot_list_edit_fields_read_orders_or_register_requests(self, client: TestClient, tenant: Tenant) -> None:
+        """Each call is refused to the shop's key and done for customer service's, body and all."""
+        person = new_customer(client, tenant)
+        erasure = {"type": "erasure", "channel": "email", "customer_id": person["id"]}
+        calls: list[tuple[str, str, dict[str, object]]] = [
+            ("GET", "/v1/customers", {"params": {"limit": 500}}),
+            ("GET", "/v1/customers", {"params": {"email": person["email"]}}),
+            ("PATCH", f"/v1/customers/{person['id']}", {"json": {"city": None}}),
+            ("GET", f"/v1/customers/{person['id']}/orders", {}),
+            ("POST", "/v1/requests", {"json": erasure | {"erasure": {"ground": "no_longer_necessary"}}}),
+        ]
+        for role, expected in ((Role.integration, 403), (Role.agent, None)):
+            for method, url, kwargs in calls:
+                response = client.request(method, url, headers=tenant.headers(role), **kwargs)  # type: ignore[arg-type]
+                if expected is None:
+                    assert response.is_success, (method, url, response.text)
+                else:
+                    assert response.status_code == expected, (method, url, response.text)

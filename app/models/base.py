@@ -14,6 +14,11 @@ from sqlmodel import Field, SQLModel
 
 from app.validators import InvalidValue
 
+# Unicode's White_Space, spelt out for a character class: what pydantic's patterns (`\s` in Rust's regex) and
+# `str_strip_whitespace` take for space. A JSON Schema's `\s` is ECMAScript's, which differs (it has U+FEFF and
+# not U+0085), so a schema that said `\s` would let tools send text the service reads otherwise.
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 metadata = SQLModel.metadata
 metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -15,11 +15,14 @@ from sqlalchemy import Boolean, Column, Date, DateTime, Index, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from app.models.base import Flag, IsoDate, created_at_field, id_field, tenant_field
+from app.models.base import WHITE_SPACE, Flag, IsoDate, created_at_field, id_field, tenant_field
 from app.validators import Email, InvalidValue, normalise_business_id, normalise_country, normalise_phone
 
 CountryCode = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(c.alpha_2 for c in pycountry.countries)})]
 IpAddress = Annotated[str, WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})]
+# A Y-tunnus's form, 1234567-8 (old ids have six digits), as app.validators takes it (surrounding space stripped);
+# the schema states it, and the check digit, which no pattern can, is validated.
+BUSINESS_ID_FORM = f"^[{WHITE_SPACE}]*[0-9]{{6,7}}-[0-9][{WHITE_SPACE}]*$"
 
 
 class CustomerKind(enum.StrEnum):
@@ -64,10 +67,18 @@ class CustomerFields(SQLModel):
     )
     title: str | None = Field(default=None, max_length=200, description="The person's title there.")
     business_id: str | None = Field(
-        default=None, max_length=9, description="Finnish business ID (Y-tunnus), check digit validated."
+        default=None,
+        max_length=9,
+        schema_extra={"pattern": BUSINESS_ID_FORM},
+        description="Finnish business ID (Y-tunnus), 1234567-8 (old ids: 123456-7), check digit validated.",
     )
     email: Email | None = None
-    phone: str | None = Field(default=None, max_length=32, description="Any format; stored as E.164.")
+    phone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Any format; stored as E.164. A number its country's plan does not have is refused.",
+    )
     street_address: str | None = Field(default=None, max_length=300)
     postal_code: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=200)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import DateTime, ForeignKeyConstraint, Index
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from app.models.base import IsoDateTime, created_at_field, id_field, tenant_field
+from app.models.base import Flag, IsoDateTime, created_at_field, id_field, tenant_field
 
 
 class Channel(enum.StrEnum):
@@ -90,13 +91,61 @@ class ChannelChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prohibited: bool | None = Field(default=None, description="The person forbids marketing on this channel.")
-    consent: bool | None = Field(default=None, description="The person consents (true) or withdraws (false).")
-    opt_out_offered: bool | None = Field(
+    prohibited: Flag | None = Field(default=None, description="The person forbids marketing on this channel.")
+    consent: Flag | None = Field(default=None, description="The person consents (true) or withdraws (false).")
+    opt_out_offered: Flag | None = Field(
         default=None,
         description="Electronic only: the person was offered a free opt-out when their contact details were "
         "collected (Act 917/2014 § 200). Only true can be recorded.",
     )
+
+
+def _change_schema(channel: Channel) -> dict[str, Any]:
+    """What may be recorded for one channel, as the schema states it (the rules are services/marketing.py's)."""
+    fields = ChannelChange.model_fields
+    either: dict[str, Any] = {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+    # Act 917/2014 § 200(2): an opt-out offer is a fact of the electronic channel, recorded once it was made.
+    offered: dict[str, Any] = {"anyOf": [{"const": True}, {"type": "null"}]} if channel is Channel.electronic else {}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "prohibited": either | {"description": fields["prohibited"].description},
+            "consent": either | {"description": fields["consent"].description},
+            "opt_out_offered": (offered or {"type": "null"}) | {"description": fields["opt_out_offered"].description},
+        },
+    }
+
+
+ChannelChanges = Annotated[
+    dict[Channel, ChannelChange],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {channel.value: _change_schema(channel) for channel in Channel},
+            "description": "What holds from now on, channel by channel; channels left out stay as they are.",
+        }
+    ),
+]
+# GDPR Art. 7(1): a consent is recorded with the wording the person agreed to.
+_CONSENT_NEEDS_WORDING: dict[str, Any] = {
+    "if": {
+        "required": ["channels"],
+        "properties": {
+            "channels": {
+                "anyOf": [
+                    {
+                        "required": [c.value],
+                        "properties": {c.value: {"required": ["consent"], "properties": {"consent": {"const": True}}}},
+                    }
+                    for c in Channel
+                ]
+            }
+        },
+    },
+    "then": {"required": ["wording"], "properties": {"wording": {"type": "string", "minLength": 1}}},
+}
 
 
 class MarketingUpdate(BaseModel):
@@ -112,12 +161,13 @@ class MarketingUpdate(BaseModel):
                     "source": "checkout form, shop.example.fi",
                     "wording": "Haluan sähköpostia tarjouksista. / Send me offers by e-mail.",
                 }
-            ]
+            ],
+            **_CONSENT_NEEDS_WORDING,
         },
     )
 
-    channels: dict[Channel, ChannelChange] = Field(default_factory=dict)
-    objection: bool | None = Field(
+    channels: ChannelChanges = Field(default_factory=dict)
+    objection: Flag | None = Field(
         default=None,
         description="An objection to direct marketing (GDPR Art. 21(2)-(3)): denies every channel at once.",
     )
@@ -127,7 +177,9 @@ class MarketingUpdate(BaseModel):
     )
     source: str | None = Field(default=None, max_length=500, description="Where: form, call, letter reference.")
     wording: str | None = Field(
-        default=None, max_length=5000, description="For a consent: the exact text the person agreed to."
+        default=None,
+        max_length=5000,
+        description="For a consent: the exact text the person agreed to (required with any `consent: true`).",
     )
 
 

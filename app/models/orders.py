@@ -80,12 +80,26 @@ _EXAMPLE: dict[str, Any] = {
 _DUE = "The invoice's due date; the limitation period (3 years, Act 728/2003) runs from it. Default: the order date."
 _SETTLED = "When the invoice was settled (paid or credited). Default: today, when the status becomes paid or credited."
 _INTERRUPTED = "The last day the limitation was interrupted (e.g. a reminder or a collection step, Act 728/2003 s. 10)."
+_SETTLED_STATUSES = [InvoiceStatus.paid.value, InvoiceStatus.credited.value]
+# A settlement date is for a settled invoice (services/orders.py), stated in the schema: a new order's status is
+# the body's (open when left out); a change's is the body's when it names one, else the order's (no schema's).
+_SETTLED_ON_CREATE: dict[str, Any] = {
+    "if": {"required": ["settled_date"], "properties": {"settled_date": {"type": "string"}}},
+    "then": {"required": ["invoice_status"], "properties": {"invoice_status": {"enum": _SETTLED_STATUSES}}},
+}
+_SETTLED_ON_UPDATE: dict[str, Any] = {
+    "if": {
+        "required": ["settled_date", "invoice_status"],
+        "properties": {"settled_date": {"type": "string"}, "invoice_status": {"type": "string"}},
+    },
+    "then": {"properties": {"invoice_status": {"enum": _SETTLED_STATUSES}}},
+}
 
 
 class OrderCreate(BaseModel):
     """A new order for the customer in the path."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE], **_SETTLED_ON_CREATE})
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     order_date: IsoDate
@@ -101,7 +115,9 @@ class OrderCreate(BaseModel):
 class OrderUpdate(BaseModel):
     """Fields to change on an order; usually the invoice status."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"invoice_status": "paid"}], **_SETTLED_ON_UPDATE}
+    )
 
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     order_date: IsoDate | None = None

@@ -19,7 +19,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from app.models.base import IsoDate
-from app.models.customers import CountryCode
+from app.models.customers import BUSINESS_ID_FORM, CountryCode
 from app.models.profile_base import NON_BLANK, TEXT_SCHEMA, Local, LocalText, Strict, Text200
 from app.models.recipients import ProfileRecipient
 from app.validators import Email, InvalidValue, normalise_business_id, normalise_country, normalise_phone
@@ -27,7 +27,10 @@ from app.validators import Email, InvalidValue, normalise_business_id, normalise
 
 class ProfileController(Strict):
     name: Text200
-    business_id: str | None = Field(default=None, max_length=20)
+    # No maxLength: the profile strips surrounding space before it measures, so the pattern bounds it instead.
+    business_id: str | None = Field(
+        default=None, pattern=BUSINESS_ID_FORM, description="Y-tunnus, 1234567-8; check digit validated."
+    )
     street_address: Text200 | None = None
     postal_code: Annotated[str, Field(max_length=20, pattern=NON_BLANK)] | None = None
     city: Text200 | None = None

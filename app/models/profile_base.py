@@ -7,7 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+from app.models.base import WHITE_SPACE
+
+NON_BLANK = f"^[^\\x00]*[^{WHITE_SPACE}\\x00][^\\x00]*$"
 NO_NUL = r"^[^\x00]*$"
 Text200 = Annotated[str, Field(min_length=1, max_length=200, pattern=NON_BLANK)]
 

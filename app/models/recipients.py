@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from app.models.base import WHITE_SPACE
 from app.models.customers import CountryCode
 from app.models.profile_base import Local, Strict, Text200
 from app.validators import normalise_country
@@ -76,7 +77,7 @@ class ProfileTransfer(Strict):
     )
     link: str = Field(
         max_length=500,
-        pattern=r"^https://[^\s]+$",
+        pattern=f"^https://[^{WHITE_SPACE}]+$",
         description="Where the safeguard is published or a copy can be asked for (https).",
     )
     details: Local | None = Field(default=None, description="Anything the person should know of the safeguard.")

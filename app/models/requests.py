@@ -18,10 +18,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from app.models.base import IsoDateTime, created_at_field, id_field, tenant_field
+from app.models.base import WHITE_SPACE, IsoDateTime, created_at_field, id_field, tenant_field
 
-# Reasons are written to the person: blank ones are no reasons at all (Art. 12(4)).
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Reasons are written to the person: blank ones are no reasons at all (Art. 12(4)). The schema says so too: some
+# character that is not white space.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=f"[^{WHITE_SPACE}]")]
 # The GDPR applies from 25 May 2018 (Art. 99(2)); a request cannot have been received under it earlier.
 GDPR_APPLIES = dt.datetime(2018, 5, 25, tzinfo=dt.UTC)
 

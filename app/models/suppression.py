@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from app.models.base import IsoDate, created_at_field, id_field, tenant_field
+from app.models.base import WHITE_SPACE, IsoDate, created_at_field, id_field, tenant_field
 from app.models.marketing import Channel
 
 
@@ -70,7 +70,7 @@ _EXAMPLE: dict[str, Any] = {
 }
 
 
-_NON_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+_NON_BLANK = f"^[^\\x00]*[^{WHITE_SPACE}\\x00][^\\x00]*$"
 
 
 def _channels(value: list[Channel]) -> list[Channel]:

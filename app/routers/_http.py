@@ -38,7 +38,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
-Cursor = Annotated[str | None, Query(max_length=200, description="The `next` cursor of the previous page.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="The `next` cursor of the previous page, as the server issued it; any other value is 400.",
+    ),
+]
 
 
 def etag(version: int) -> str:

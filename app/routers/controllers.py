@@ -18,7 +18,7 @@ from app.models.controllers import (
 from app.models.notices import PrivacyNotice
 from app.models.profile import ProfileContent
 from app.routers._http import IfMatch, expected_versions, tagged
-from app.security import Admin, Auditor, Officer
+from app.security import Admin, Auditor
 from app.services import controllers as service
 
 router = APIRouter(prefix="/v1/controller", tags=["controller"])
@@ -60,13 +60,14 @@ def _draft(profile: dict[str, Any], problems: list[ProfileProblem]) -> Controlle
 @router.get(
     "",
     summary="The controller's profile",
-    description="Who the controller is and what its privacy notice says (`GET /v1/privacy-notice` renders it). "
+    description="Admins and auditors only. Who the controller is and what its privacy notice says "
+    "(`GET /v1/privacy-notice` renders it, for every key). "
     "The `ETag` is the notice's version. `problems` lists what the version in force lacks: empty for every "
     "version published since notices are checked; a version published before may be incomplete, and stays "
     "public until a complete profile replaces it. `draft` says whether a draft is saved.",
     responses=problem_responses(401, 403),
 )
-async def get_controller(session: Session, actor: Officer, response: Response) -> ControllerProfilePublic:
+async def get_controller(session: Session, actor: Auditor, response: Response) -> ControllerProfilePublic:
     controller, notice, problems = await service.get_profile(session=session, actor=actor)
     return _public(controller, notice, problems, response)
 

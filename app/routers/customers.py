@@ -158,7 +158,8 @@ async def import_customers(
 @router.get(
     "",
     summary="Find customers",
-    description="Lists customers in the order they were added, 50 a page by default; follow `next`. Filters "
+    description="Customer service and admins only. Lists customers in the order they were added, 50 a page by "
+    "default; follow `next`. Filters "
     "combine: `email` (exact, any case), `phone` (any format, compared as E.164), `name` (part of the full "
     "name or organisation, any case), `external_id` (exact). A customer added while you page through may be "
     "missed; to follow every change without gaps, read `GET /v1/audit` by its `seq`.",
@@ -167,7 +168,7 @@ async def import_customers(
 async def list_customers(
     request: Request,
     session: Session,
-    actor: Writer,
+    actor: Staff,
     limit: Limit = 50,
     cursor: Cursor = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
@@ -195,7 +196,8 @@ async def list_customers(
 @router.get(
     "/{customer_id:uuid}",
     summary="Read a customer",
-    description="Returns the customer with an `ETag`; send it back in `If-Match` when you change them.",
+    description="Returns the customer with an `ETag`; send it back in `If-Match` when you change them. Shops' "
+    "`integration` keys may read a customer by id (there is no list or search for them).",
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_customer(customer_id: uuid.UUID, session: Session, actor: Writer, response: Response) -> CustomerPublic:
@@ -205,7 +207,8 @@ async def get_customer(customer_id: uuid.UUID, session: Session, actor: Writer, 
 @router.patch(
     "/{customer_id:uuid}",
     summary="Change a customer",
-    description="Changes the fields sent; fields left out stay, `null` clears one. With `If-Match`, a customer "
+    description="Customer service and admins only (a shop replaces its own customer by external id). Changes "
+    "the fields sent; fields left out stay, `null` clears one. With `If-Match`, a customer "
     "changed since you read it is left alone and the answer is 412. Every changed field is audited with its "
     "old and new value.",
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
@@ -214,7 +217,7 @@ async def update_customer(
     customer_id: uuid.UUID,
     data: CustomerUpdate,
     session: Session,
-    actor: Writer,
+    actor: Staff,
     response: Response,
     if_match: IfMatch = None,
 ) -> CustomerPublic:

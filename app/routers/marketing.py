@@ -117,7 +117,16 @@ def _replay(spool: IO[bytes]) -> Iterator[bytes]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {NDJSON: {"schema": {"type": "string"}, "example": '{"email": "maija@example.fi"}\n'}},
+            "content": {
+                NDJSON: {
+                    "schema": {
+                        "type": "string",
+                        "description": 'Identifiers, one JSON object a line: {"customer_id": …}, {"external_id": …}, '
+                        '{"email": …} or {"phone": …}.',
+                    },
+                    "example": '{"email": "maija@example.fi"}\n{"external_id": "shop-10042"}\n',
+                }
+            },
         }
     },
     response_class=DuplexStream,

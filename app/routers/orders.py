@@ -20,7 +20,7 @@ from app.routers._http import (
     expected_versions,
     shown,
 )
-from app.security import Writer
+from app.security import Staff, Writer
 from app.services import orders as service
 
 router = APIRouter(tags=["orders"])
@@ -55,14 +55,15 @@ async def create_order(
 @router.get(
     "/v1/customers/{customer_id}/orders",
     summary="List a customer's orders",
-    description="Lists the customer's orders in the order they were recorded; follow `next`.",
+    description="Customer service and admins only. Lists the customer's orders in the order they were recorded; "
+    "follow `next`.",
     responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def list_orders(
     customer_id: uuid.UUID,
     request: Request,
     session: Session,
-    actor: Writer,
+    actor: Staff,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> OrderPage:

@@ -37,7 +37,7 @@ from app.routers._http import (
     expected_versions,
     tagged,
 )
-from app.security import Staff, Writer
+from app.security import Staff
 from app.services import answers, letters
 from app.services import requests as service
 
@@ -57,7 +57,8 @@ def _public(request: SubjectRequest, response: Response) -> RequestPublic:
     "/v1/requests",
     status_code=status.HTTP_201_CREATED,
     summary="Register a request",
-    description="Registers a data subject request as it arrived: by letter, e-mail, phone, in person, a web "
+    description="Customer service and admins only. Registers a data subject request as it arrived: by letter, "
+    "e-mail, phone, in person, a web "
     "form or an authorised agent, in any language; no signature or form is needed (GDPR Art. 12). Give the "
     "`customer_id`, or the `person`'s details: one exact match on e-mail, phone or external id links the "
     "request. `received_at` may lie in the past (a letter); the answer is due one month later, counted by "
@@ -68,7 +69,7 @@ def _public(request: SubjectRequest, response: Response) -> RequestPublic:
     responses=problem_responses(400, 401, 403, 409, 415, 422),
     response_model=RequestPublic,
 )
-async def create_request(data: RequestCreate, actor: Writer, once: IdempotentCreate) -> RequestPublic | Response:
+async def create_request(data: RequestCreate, actor: Staff, once: IdempotentCreate) -> RequestPublic | Response:
     return await once.create(_CREATED, actor, lambda s: service.create(session=s, actor=actor, data=data))
 
 

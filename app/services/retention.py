@@ -15,12 +15,14 @@ their relationship has ended, and the sweep records the end it counted from. A p
 export or a correction never extends retention. Restricted persons (Art. 18: storage only) and persons with an
 open request are left as they are, and reported. Each batch is its own transaction, through
 the audited path, so a sweep cut short loses nothing and the next one carries on; a sweep that finds nothing
-changes nothing.
+changes nothing. After the batches, the tables an erasure touches are vacuumed (`vacuum`), so the erased rows'
+old versions leave the table files then rather than whenever autovacuum comes by (docs/operator.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -38,7 +40,34 @@ from app.models.requests import OPEN_STATUSES
 from app.services import erasure, holds
 from app.tenancy import same_tenant, scoped
 
+log = logging.getLogger(__name__)
+
 BATCH = 100
+# Every table an erasure updates or deletes rows of (services/erasure.py and what it calls): until VACUUM, the
+# old versions of those rows, with the erased values, stay in the table files (PostgreSQL's MVCC).
+ERASED_FROM = (
+    "customer",
+    "customer_order",
+    "marketing_event",
+    "suppression_entry",
+    "disclosure",
+    "idempotency_key",
+    "webhook_event",
+    "subject_request",
+    "subject_key",
+)
+# Which of them this connection's user may vacuum: their owner (or a member of it), a superuser, the database's
+# owner, or (PostgreSQL 17) a holder of MAINTAIN. PostgreSQL skips the others with a mere WARNING.
+_VACUUMABLE = text("""
+    SELECT c.relname FROM pg_class c
+    WHERE c.oid = ANY(SELECT to_regclass(t) FROM unnest(CAST(:tables AS text[])) t)
+      AND (pg_has_role(c.relowner, 'USAGE')
+           OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           OR pg_has_role((SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE')
+           OR CASE WHEN current_setting('server_version_num')::int >= 170000
+                   THEN has_table_privilege(c.oid, 'MAINTAIN') ELSE false END)
+    ORDER BY c.relname
+""")
 OPEN = [status.value for status in OPEN_STATUSES]
 ACTOR_NAME = "retention sweep"
 RELATIONSHIP_ENDED = "relationship_ended"
@@ -225,3 +254,21 @@ async def controllers(*, session: AsyncSession, slug_or_id: str | None) -> list[
         except ValueError:
             query = query.where(Controller.slug == slug_or_id)
     return list(await session.scalars(query))
+
+
+async def vacuum(*, session: AsyncSession) -> list[str]:
+    """VACUUM the tables an erasure touches, so the erased rows' old versions leave the table files; return them.
+
+    VACUUM cannot run inside a transaction: the session's connection is taken in autocommit, so call this on a
+    fresh session, after the batches' transactions have committed. Reads and writes go on while it runs.
+    """
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    tables = list(await connection.scalars(_VACUUMABLE, {"tables": list(ERASED_FROM)}))
+    skipped = sorted(set(ERASED_FROM) - set(tables))
+    if skipped:
+        log.warning("retention_vacuum_not_permitted", extra={"tables": skipped})
+    if tables:
+        # INDEX_CLEANUP ON: when few rows died, VACUUM would leave the index entries (an e-mail, a phone number)
+        # of the erased rows for a later run. ANALYZE: the planner's statistics sample column values, too.
+        await connection.execute(text(f"VACUUM (INDEX_CLEANUP ON, ANALYZE) {', '.join(tables)}"))  # ERASED_FROM
+    return tables
