@@ -11,6 +11,8 @@ What the CLI cannot know from the document alone:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -18,6 +20,18 @@ from schemathesis import Case
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.contract_rules import STREAMED_BODIES, legitimately_refused
+
+# Where each check below notes that it ran (tests/test_contract_outside.py reads it): proof that excluding the
+# built-in checks did not leave the run without them.
+_RAN = os.environ.get("REKISTERI_CONTRACT_CHECKS_RAN")
+_noted: set[str] = set()
+
+
+def _note(name: str) -> None:
+    if _RAN and name not in _noted:
+        _noted.add(name)
+        with Path(_RAN).open("a") as ran:
+            ran.write(name + "\n")
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -29,6 +43,7 @@ def _ndjson(_: object, value: Any) -> bytes:
 @schemathesis.check
 def positive_data_acceptance_but_what_no_schema_can_say(ctx: Any, response: Any, case: Case[Any]) -> bool | None:
     """Valid data is accepted, but for the refusals tests/contract_rules.py lists, each with its reason."""
+    _note("positive_data_acceptance")
     if case.operation.path in STREAMED_BODIES or legitimately_refused(
         case.operation.path, case.query, case.headers, response
     ):
@@ -41,6 +56,7 @@ def positive_data_acceptance_but_what_no_schema_can_say(ctx: Any, response: Any,
 def negative_data_rejection_but_lines_answered_one_by_one(ctx: Any, response: Any, case: Case[Any]) -> bool | None:
     """Invalid data is refused, but in bodies of lines, where each line is answered on its own (STREAMED_BODIES);
     and a body over the size limit is refused (413) before anything in it is read, so before it is judged."""
+    _note("negative_data_rejection")
     if case.operation.path in STREAMED_BODIES or response.status_code == 413:
         return None
     result: bool | None = negative_data_rejection(ctx, response, case)

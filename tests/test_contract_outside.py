@@ -15,6 +15,7 @@ The run is seeded and its examples counted (FUZZ_EXAMPLES per operation) so that
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -74,6 +75,16 @@ def test_a_cursor_the_server_did_not_issue_is_a_declared_400() -> None:
         assert "400" in cursor["description"], cursor
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/customers/{customer_id}/marketing"), ("PUT", "/v1/customers/by-external-id/{external_id}")],
+)
+def test_a_write_to_an_erased_person_is_a_declared_409(method: str, path: str) -> None:
+    """Found by the stateful phase: these answer 409 for an erased person (erasure keeps only what the law needs,
+    blocked), and their documents did not say so."""
+    assert "409" in DOCUMENT["paths"][path][method.lower()]["responses"]
+
+
 def test_the_ndjson_bodies_are_described() -> None:
     """Each NDJSON body says what a line holds, with an example a tool can send."""
     bodies = [
@@ -125,6 +136,7 @@ def test_schemathesis_from_outside_finds_nothing(
     port = free_port()
     server = spawn(database_url, "serve", "--port", str(port))
     report = tmp_path / "junit.xml"
+    ran = tmp_path / "checks-ran"
     try:
         wait_ready(port)
         run = subprocess.run(
@@ -160,6 +172,7 @@ def test_schemathesis_from_outside_finds_nothing(
                 "true",
             ],
             cwd=ROOT,
+            env={**os.environ, "REKISTERI_CONTRACT_CHECKS_RAN": str(ran)},
             capture_output=True,
             text=True,
             timeout=1200,
@@ -173,3 +186,4 @@ def test_schemathesis_from_outside_finds_nothing(
     assert run.returncode == 0, summary
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in summary, summary
+    assert set(ran.read_text().split()) == {"positive_data_acceptance", "negative_data_rejection"}

@@ -247,10 +247,11 @@ async def delete_customer(customer_id: uuid.UUID, session: Session, actor: Staff
     summary="Create or replace by external id",
     description="The idempotent upsert for e-commerce systems: creates the customer with this external id "
     "(201) or replaces their data with the body (200); fields left out become empty. Sending the same body "
-    "again changes nothing and writes no audit event.",
+    "again changes nothing and writes no audit event. A customer whose data was erased, or is restricted "
+    "(GDPR Art. 18) beyond the contested fields, is 409: what is kept may only be stored.",
     responses={
         201: {"description": "Created", "model": CustomerPublic},
-        **problem_responses(400, 401, 403, 412, 415, 422),
+        **problem_responses(400, 401, 403, 409, 412, 415, 422),
     },
 )
 async def upsert_customer(

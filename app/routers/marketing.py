@@ -53,8 +53,9 @@ async def get_marketing(customer_id: uuid.UUID, session: Session, actor: Writer)
     "(with the wording they agreed to) or its withdrawal, an opt-out offered for electronic marketing, or an "
     "objection to all direct marketing. Only what differs from the current state is recorded, so sending the "
     "same body again changes nothing; nothing is ever overwritten, each change is a new entry in the history. "
-    "Channels not named stay as they are.",
-    responses=problem_responses(400, 401, 403, 404, 415, 422),
+    "Channels not named stay as they are. A person whose data was erased is 409: every channel is denied and "
+    "nothing more is recorded.",
+    responses=problem_responses(400, 401, 403, 404, 409, 415, 422),
 )
 async def put_marketing(
     customer_id: uuid.UUID, data: MarketingUpdate, session: Session, actor: Writer
