@@ -79,7 +79,7 @@ class RequestMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())], scope)
+                message["headers"] = _secured([*message["headers"], (b"x-request-id", request_id.encode())])
             await send(message)
 
         try:
@@ -243,27 +243,20 @@ def _counted(receive: Receive, limit: int) -> Receive:
 
 
 # An HTML page of the service's own (a letter, the privacy notice): nothing from elsewhere, no scripts, never
-# framed. The API documentation loads Swagger UI and ReDoc from their CDN, and runs their scripts.
+# framed. A page that needs more says so itself (the API documentation: app/routers/docs.py).
 PAGE_POLICY = (
     b"default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-DOCS_POLICY = (
-    b"default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' "
-    b"https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src https://fonts.gstatic.com; img-src 'self' "
-    b"data: https://fastapi.tiangolo.com https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; "
-    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
 
 
-def _secured(headers: list[tuple[bytes, bytes]], scope: Scope) -> list[tuple[bytes, bytes]]:
+def _secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Headers every answer gets (no content sniffing), and a Content-Security-Policy on HTML pages."""
     names = {name.lower() for name, _ in headers}
     added = [(b"x-content-type-options", b"nosniff")] if b"x-content-type-options" not in names else []
     media = next((value for name, value in headers if name.lower() == b"content-type"), b"")
     if media.startswith(b"text/html"):
-        docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
         if b"content-security-policy" not in names:
-            added.append((b"content-security-policy", DOCS_POLICY if docs else PAGE_POLICY))
+            added.append((b"content-security-policy", PAGE_POLICY))
         if b"referrer-policy" not in names:
             added.append((b"referrer-policy", b"no-referrer"))
     return headers + added

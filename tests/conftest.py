@@ -44,6 +44,7 @@ from app.models.api_keys import ApiKeyCreate, Role  # noqa: E402
 from app.models.profile import ControllerProfile  # noqa: E402
 from app.services.api_keys import create_key  # noqa: E402
 from app.services.controllers import create_controller  # noqa: E402
+from tests.endpoints import Hanging, Receiver  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -158,6 +159,22 @@ def make_tenant(client: TestClient, app: FastAPI, example: str = "sonmark") -> T
     assert client.portal is not None
     client.portal.call(work)
     return tenant
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that takes every event (or answers with the statuses it is given)."""
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+@pytest.fixture
+def hanging() -> Iterator[Hanging]:
+    """A webhook receiver that accepts every connection and never answers."""
+    server = Hanging()
+    yield server
+    server.close()
 
 
 @pytest.fixture

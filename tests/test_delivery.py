@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,26 +22,12 @@ from fastapi.testclient import TestClient
 from app.config import get_settings
 from app.services import delivery, receivers
 from tests.conftest import Tenant, make_tenant, new_customer
-from tests.hanging import Hanging
+from tests.endpoints import Hanging
 from tests.test_cli import ROOT
 from tests.test_webhooks import Receiver, add_recipient, prohibit, subscribe
 from tests.waiting import wait_for
 
 Db = psycopg.Connection[tuple[Any, ...]]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-
-
-@pytest.fixture
-def hanging() -> Iterator[Hanging]:
-    server = Hanging()
-    yield server
-    server.close()
 
 
 def worker_process(database_url: str, **env: str) -> subprocess.Popen[bytes]:

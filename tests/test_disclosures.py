@@ -5,12 +5,10 @@ person, tells Art. 19 who must hear of a change, and goes with the person's data
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -24,14 +22,6 @@ from tests.test_webhooks import Receiver, add_recipient, prohibit, subscribe, wo
 
 Db = psycopg.Connection[tuple[Any, ...]]
 NDJSON = "application/x-ndjson"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on 127.0.0.1 that takes every event (or answers with the statuses it is given)."""
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 def partner_key(

@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -77,14 +76,6 @@ DERIVED |= {"relationship_start_date", "relationship_end_date"}
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A webhook receiver on 127.0.0.1 that takes every event."""
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 def export(client: TestClient, tenant: Tenant, customer_id: Any, role: Role = Role.admin, **params: str) -> Any:

@@ -13,7 +13,6 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from fastapi.testclient import TestClient
 
 from app.services import receivers
 from tests.conftest import Tenant, new_customer
-from tests.hanging import Hanging
+from tests.endpoints import Hanging
 from tests.ports import free_port
 from tests.test_cli import ROOT
 from tests.test_limits import wait_ready
@@ -38,20 +37,6 @@ from tests.test_webhooks import Receiver, add_recipient, prohibit, subscribe
 from tests.waiting import wait_for
 
 Db = psycopg.Connection[tuple[Any, ...]]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-
-
-@pytest.fixture
-def hanging() -> Iterator[Hanging]:
-    server = Hanging()
-    yield server
-    server.close()
 
 
 def anywhere(resolve: receivers.Resolver, **extra: Any) -> receivers.ReceiverTransport:

@@ -6,11 +6,9 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,37 +23,8 @@ from app.models.api_keys import Role
 from app.models.marketing import MarketingUpdate
 from app.services import marketing
 from tests.conftest import Tenant, new_customer
+from tests.endpoints import Receiver
 from tests.waiting import wait_for
-
-
-class Receiver:
-    """An HTTP endpoint on 127.0.0.1 that records what it gets and answers with the statuses it is given."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:

@@ -1,10 +1,13 @@
-"""A receiver that accepts connections and never answers, for the tests of webhook delivery."""
+"""Webhook receivers for the tests: one that records what it gets, one that accepts connections and never
+answers."""
 
 from __future__ import annotations
 
 import selectors
 import socket
 import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 
 class Hanging:
@@ -51,3 +54,26 @@ class Hanging:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
         self._selector.close()
+
+
+class Receiver:
+    """An HTTP endpoint on 127.0.0.1 that records what it gets and answers with the statuses it is given."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
